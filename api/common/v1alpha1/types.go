@@ -1,0 +1,160 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DeletionPolicy says what happens to the backend object when the Kubernetes
+// object is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionRetain keeps the backend object.
+	DeletionRetain DeletionPolicy = "Retain"
+	// DeletionDelete removes the backend object.
+	DeletionDelete DeletionPolicy = "Delete"
+)
+
+// ManagementPolicy says whether the operator writes to the backend.
+// +kubebuilder:validation:Enum=Manage;Observe
+type ManagementPolicy string
+
+const (
+	// ManagementManage creates, repairs and deletes the backend object.
+	ManagementManage ManagementPolicy = "Manage"
+	// ManagementObserve only reports differences in status and never writes.
+	ManagementObserve ManagementPolicy = "Observe"
+)
+
+// SecretReference names a Secret. Namespace is only honoured on cluster-scoped
+// objects; namespaced objects always read Secrets from their own namespace.
+type SecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// namespace of the Secret; required on cluster-scoped objects, ignored elsewhere.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SecretKeyReference names one key of a Secret.
+type SecretKeyReference struct {
+	SecretReference `json:",inline"`
+	// key in the Secret's data.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// AdminCredentials locate the login the operator uses on a server.
+type AdminCredentials struct {
+	// secretRef names a Secret holding the admin login.
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+	// usernameKey is the Secret key holding the user name.
+	// +optional
+	// +kubebuilder:default=username
+	UsernameKey string `json:"usernameKey,omitempty"`
+	// passwordKey is the Secret key holding the password.
+	// +optional
+	// +kubebuilder:default=password
+	PasswordKey string `json:"passwordKey,omitempty"`
+}
+
+// TLSMode selects how the connection to the backend is secured.
+// +kubebuilder:validation:Enum=disable;require;verify-ca;verify-full
+type TLSMode string
+
+const (
+	TLSDisable    TLSMode = "disable"
+	TLSRequire    TLSMode = "require"
+	TLSVerifyCA   TLSMode = "verify-ca"
+	TLSVerifyFull TLSMode = "verify-full"
+)
+
+// TLS configures transport security towards the backend.
+// +kubebuilder:validation:XValidation:rule="!(self.mode in ['verify-ca','verify-full']) || has(self.caSecretRef)",message="caSecretRef is required for verify-ca and verify-full"
+type TLS struct {
+	// mode is disable, require (encrypted, unverified), verify-ca (the server
+	// certificate chains to the CA) or verify-full (and its name matches host).
+	// +optional
+	// +kubebuilder:default=disable
+	Mode TLSMode `json:"mode,omitempty"`
+	// caSecretRef names the Secret key with the PEM CA bundle (default key ca.crt).
+	// +optional
+	CASecretRef *SecretKeyReference `json:"caSecretRef,omitempty"`
+}
+
+// AllowedNamespaces selects the namespaces whose objects may use a cluster-scoped server.
+type AllowedNamespaces struct {
+	// selector matches namespace labels. An empty selector ({}) admits every
+	// namespace; no allowedNamespaces admits none.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// names lists namespaces admitted by name.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	Names []string `json:"names,omitempty"`
+}
+
+// ConnectionSecret describes the Secret the operator writes for applications.
+type ConnectionSecret struct {
+	// name of the Secret, in the object's namespace. Defaults to
+	// "<metadata.name>-connection".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name,omitempty"`
+	// template adds keys to the Secret; each value is a Go text/template rendered
+	// with .Host .Port .Username .Password .Database .URI .JDBCURL .Type .Provider.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Template map[string]string `json:"template,omitempty"`
+	// labels added to the Secret.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations added to the Secret.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Binding is the Service Binding for Kubernetes duck type: the Secret an
+// application can project.
+type Binding struct {
+	// name of the Secret in the object's namespace.
+	Name string `json:"name"`
+}
+
+// ManagedStatus is the status every managed kind reports.
+type ManagedStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions: Ready, plus Synced on managed objects.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// backendName is the name of the backend object this object manages.
+	// +optional
+	BackendName string `json:"backendName,omitempty"`
+	// createPending is set just before the operator creates the backend object and
+	// claims what it finds there afterwards, so a crash between the create and the
+	// status write neither duplicates nor orphans it.
+	// +optional
+	CreatePending bool `json:"createPending,omitempty"`
+	// managed is true once this object created or adopted its backend object.
+	// +optional
+	Managed bool `json:"managed,omitempty"`
+	// drift lists the differences found at the last observation (with
+	// managementPolicy Observe they are left in place).
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Drift []string `json:"drift,omitempty"`
+}

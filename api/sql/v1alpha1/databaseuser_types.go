@@ -1,0 +1,170 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+)
+
+// AccessPreset is a named bundle of privileges on a database.
+// +kubebuilder:validation:Enum=ReadOnly;ReadWrite;All
+type AccessPreset string
+
+const (
+	AccessReadOnly  AccessPreset = "ReadOnly"
+	AccessReadWrite AccessPreset = "ReadWrite"
+	AccessAll       AccessPreset = "All"
+)
+
+// Grant gives the user privileges in one database: a preset, or explicit
+// privileges on the database, a schema or named tables.
+// +kubebuilder:validation:XValidation:rule="has(self.access) != has(self.privileges)",message="set exactly one of access or privileges"
+// +kubebuilder:validation:XValidation:rule="!has(self.tables) || has(self.privileges)",message="tables take explicit privileges, not an access preset"
+type Grant struct {
+	// database the grant applies to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	Database string `json:"database"`
+	// access preset: ReadOnly, ReadWrite or All. It covers the database, its
+	// schemas (or only schema, when set), every table and sequence in them, and
+	// default privileges for objects the database owner creates later.
+	// +optional
+	Access AccessPreset `json:"access,omitempty"`
+	// schema narrows the grant to one schema.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	Schema string `json:"schema,omitempty"`
+	// tables narrows explicit privileges to these tables (in schema, default public).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[^\x00-\x1f\x7f]+$`
+	Tables []string `json:"tables,omitempty"`
+	// privileges to grant, upper case, such as SELECT or CONNECT. Which ones
+	// apply depends on the target and the engine; unknown ones are reported.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Z][A-Z ]{1,30}$`
+	Privileges []string `json:"privileges,omitempty"`
+}
+
+// DatabaseUserSpec is the desired state of a login on a SQL server.
+type DatabaseUserSpec struct {
+	// serverRef names the server; immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="serverRef is immutable"
+	ServerRef ServerReference `json:"serverRef"`
+	// name of the login on the server; defaults to metadata.name; immutable.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	Name string `json:"name,omitempty"`
+	// deletionPolicy: Delete (default) revokes the grants and drops the login when
+	// this object is deleted; Retain keeps it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy common.DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// managementPolicy: Manage (default) creates and repairs; Observe only reports.
+	// +optional
+	// +kubebuilder:default=Manage
+	ManagementPolicy common.ManagementPolicy `json:"managementPolicy,omitempty"`
+	// adoptExisting lets this object take over a login that already exists and was
+	// not created by it. Its password, attributes and grants are then replaced.
+	// +optional
+	AdoptExisting bool `json:"adoptExisting,omitempty"`
+	// passwordSecretRef takes the password from a Secret key (default key
+	// password) in the same namespace; without it a password is generated.
+	// +optional
+	PasswordSecretRef *common.SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	// connectionLimit caps concurrent sessions; -1 (default) means no limit.
+	// +optional
+	// +kubebuilder:default=-1
+	// +kubebuilder:validation:Minimum=-1
+	// +kubebuilder:validation:Maximum=100000
+	ConnectionLimit int32 `json:"connectionLimit,omitempty"`
+	// memberOf lists roles (PostgreSQL) the login is a member of; authoritative.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[^\x00-\x1f\x7f]+$`
+	MemberOf []string `json:"memberOf,omitempty"`
+	// grants are the privileges the login holds; the set is authoritative:
+	// privileges it holds in any database beyond these are revoked.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Grants []Grant `json:"grants,omitempty"`
+	// connectionSecret is the Secret written for applications. The database key
+	// is the first grant's database.
+	// +optional
+	ConnectionSecret common.ConnectionSecret `json:"connectionSecret,omitempty"`
+	// postgres holds PostgreSQL-only role attributes.
+	// +optional
+	Postgres *PostgresUserSpec `json:"postgres,omitempty"`
+}
+
+// PostgresUserSpec holds PostgreSQL-only role attributes.
+type PostgresUserSpec struct {
+	// createDB lets the role create databases.
+	// +optional
+	CreateDB bool `json:"createDB,omitempty"`
+	// createRole lets the role create roles.
+	// +optional
+	CreateRole bool `json:"createRole,omitempty"`
+}
+
+// DatabaseUserStatus is the observed state of a DatabaseUser.
+type DatabaseUserStatus struct {
+	common.ManagedStatus `json:",inline"`
+	// binding names the connection Secret (Service Binding for Kubernetes).
+	// +optional
+	Binding *common.Binding `json:"binding,omitempty"`
+	// passwordVersion identifies the password last set: the resourceVersion of
+	// the Secret it came from.
+	// +optional
+	PasswordVersion string `json:"passwordVersion,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=backend;sql,shortName=dbuser
+// +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
+// +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.binding.name`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.spec.?name.orValue(self.metadata.name) == oldSelf.spec.?name.orValue(oldSelf.metadata.name)",message="spec.name is immutable"
+
+// DatabaseUser is a login with grants on a SQL server.
+type DatabaseUser struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec DatabaseUserSpec `json:"spec"`
+	// +optional
+	Status DatabaseUserStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// DatabaseUserList is a list of DatabaseUser.
+type DatabaseUserList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DatabaseUser `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DatabaseUser{}, &DatabaseUserList{})
+}

@@ -1,0 +1,775 @@
+// Package postgres is the PostgreSQL adapter behind sqlengine.Engine: pure
+// statement builders (privileges.go, statements.go) and a client that runs them
+// over a bounded connection pool.
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+)
+
+// EngineName is the name this adapter registers under.
+const EngineName = "postgres"
+
+func init() { sqlengine.Register(EngineName, Open) }
+
+// Engine is a connected PostgreSQL server.
+type Engine struct {
+	cfg  sqlengine.Config
+	pool *pool
+
+	mu sync.Mutex
+	// superuser is learned at the first Info; only a superuser can read
+	// password verifiers, which password drift detection needs.
+	superuser *bool
+}
+
+var _ sqlengine.Engine = (*Engine)(nil)
+
+// Open builds an Engine; it connects lazily.
+func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
+	base, err := connConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxConnections < 1 {
+		cfg.MaxConnections = 1
+	}
+	if cfg.AdminDatabase == "" {
+		cfg.AdminDatabase = "postgres"
+	}
+	return &Engine{cfg: cfg, pool: newPool(base, cfg.MaxConnections)}, nil
+}
+
+func connConfig(cfg sqlengine.Config) (*pgx.ConnConfig, error) {
+	port := cfg.Port
+	if port == 0 {
+		port = 5432
+	}
+	// Parse only fixed, validated values; user and password are set directly.
+	base, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d sslmode=disable connect_timeout=10", dsnValue(cfg.Host), port))
+	if err != nil {
+		return nil, backenderr.Invalid("server address: %v", err)
+	}
+	base.User = cfg.Username
+	base.Password = cfg.Password
+	base.Fallbacks = nil
+	base.RuntimeParams["application_name"] = "backend-operator"
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	base.TLSConfig = tlsCfg
+	// Every statement is a simple utility statement or a catalog query; skip the
+	// prepare round trip.
+	base.DefaultQueryExecMode = pgx.QueryExecModeExec
+	return base, nil
+}
+
+// dsnValue quotes a keyword/value connection string value.
+func dsnValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+func tlsConfig(cfg sqlengine.Config) (*tls.Config, error) {
+	switch cfg.TLSMode {
+	case "", "disable":
+		return nil, nil
+	case "require":
+		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // require means encrypted, unverified, as in libpq.
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, backenderr.Invalid("tls: the CA Secret holds no PEM certificate")
+	}
+	if cfg.TLSMode == "verify-full" {
+		return &tls.Config{RootCAs: roots, ServerName: cfg.Host, MinVersion: tls.VersionTLS12}, nil
+	}
+	// verify-ca: the chain must reach the CA; the name is not checked.
+	return &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // verification happens in VerifyPeerCertificate.
+		MinVersion:         tls.VersionTLS12,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, len(raw))
+			for i, r := range raw {
+				c, err := x509.ParseCertificate(r)
+				if err != nil {
+					return err
+				}
+				certs[i] = c
+			}
+			if len(certs) == 0 {
+				return errors.New("server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range certs[1:] {
+				inter.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		},
+	}, nil
+}
+
+// Close releases idle connections.
+func (e *Engine) Close() { e.pool.close() }
+
+// classify turns driver errors into reasons the reconcile loop understands.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := backenderr.As(err); ok {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return backenderr.New(backenderr.ReasonAuthFailed, "the server refused the admin login", err)
+		case "57P01", "57P02", "57P03", "53300":
+			return backenderr.Unavailable(err)
+		case "42704", "3D000":
+			return backenderr.New(backenderr.ReasonDependencyMissing, pgErr.Message, err)
+		case "42501":
+			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+pgErr.Message, err)
+		}
+		return backenderr.New(backenderr.ReasonBackendError, pgErr.Message, err)
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &netErr) || errors.As(err, &connErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) {
+		return backenderr.Unavailable(err)
+	}
+	if strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF") {
+		return backenderr.Unavailable(err)
+	}
+	return err
+}
+
+func (e *Engine) with(ctx context.Context, db string, fn func(*pgx.Conn) error) error {
+	return classify(e.pool.with(ctx, db, fn))
+}
+
+// Info reports the server version and whether the admin login is a superuser.
+func (e *Engine) Info(ctx context.Context) (sqlengine.ServerInfo, error) {
+	var version string
+	var super bool
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT current_setting('server_version'), rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&version, &super)
+	})
+	if err != nil {
+		return sqlengine.ServerInfo{}, err
+	}
+	e.mu.Lock()
+	e.superuser = &super
+	e.mu.Unlock()
+	return sqlengine.ServerInfo{Flavor: "PostgreSQL", Version: version}, nil
+}
+
+func (e *Engine) isSuperuser(ctx context.Context) (bool, error) {
+	e.mu.Lock()
+	s := e.superuser
+	e.mu.Unlock()
+	if s != nil {
+		return *s, nil
+	}
+	if _, err := e.Info(ctx); err != nil {
+		return false, err
+	}
+	return e.isSuperuser(ctx)
+}
+
+// Connection describes how an application reaches database as user.
+func (e *Engine) Connection(user, password, database string) sqlengine.ConnectionInfo {
+	port := e.cfg.Port
+	if port == 0 {
+		port = 5432
+	}
+	sslmode := e.cfg.TLSMode
+	if sslmode == "" {
+		sslmode = "disable"
+	}
+	hostPort := net.JoinHostPort(e.cfg.Host, strconv.Itoa(port))
+	q := url.Values{"sslmode": {sslmode}}.Encode()
+	u := url.URL{Scheme: "postgresql", User: url.UserPassword(user, password), Host: hostPort, Path: "/" + database, RawQuery: q}
+	return sqlengine.ConnectionInfo{
+		Type: "postgresql", Provider: "backend-operator",
+		Host: e.cfg.Host, Port: port, Username: user, Password: password, Database: database,
+		URI:     u.String(),
+		JDBCURL: "jdbc:postgresql://" + hostPort + "/" + url.PathEscape(database) + "?" + q,
+	}
+}
+
+// ---- databases
+
+// ValidateDatabase checks names against PostgreSQL's limits.
+func (e *Engine) ValidateDatabase(spec sqlengine.DatabaseSpec) error {
+	checks := [][2]string{{"database name", spec.Name}}
+	if spec.Owner != "" {
+		checks = append(checks, [2]string{"owner", spec.Owner})
+	}
+	if spec.Template != "" {
+		checks = append(checks, [2]string{"template", spec.Template})
+	}
+	for _, s := range spec.Schemas {
+		checks = append(checks, [2]string{"schema", s})
+	}
+	for _, x := range spec.Extensions {
+		checks = append(checks, [2]string{"extension", x})
+	}
+	for _, c := range checks {
+		if err := checkIdent(c[0], c[1]); err != nil {
+			return backenderr.Invalid("%v", err)
+		}
+	}
+	return nil
+}
+
+type dbState struct {
+	exists     bool
+	owner      string
+	schemas    map[string]string // name -> owner
+	extensions map[string]bool
+}
+
+func (e *Engine) readDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) (dbState, error) {
+	st := dbState{schemas: map[string]string{}, extensions: map[string]bool{}}
+	var allowConn bool
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `SELECT pg_get_userbyid(datdba), datallowconn FROM pg_database WHERE datname = $1`, spec.Name).Scan(&st.owner, &allowConn)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		st.exists = err == nil
+		return err
+	})
+	if err != nil || !st.exists || !allowConn {
+		return st, err
+	}
+	err = e.with(ctx, spec.Name, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = ANY($1)`, spec.Schemas)
+		if err != nil {
+			return err
+		}
+		var name, owner string
+		if _, err := pgx.ForEachRow(rows, []any{&name, &owner}, func() error { st.schemas[name] = owner; return nil }); err != nil {
+			return err
+		}
+		rows, err = c.Query(ctx, `SELECT extname FROM pg_extension`)
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, []any{&name}, func() error { st.extensions[name] = true; return nil })
+		return err
+	})
+	return st, err
+}
+
+// databaseDrift lists how st differs from spec; owner is the effective owner.
+func databaseDrift(spec sqlengine.DatabaseSpec, owner string, st dbState) []string {
+	var drift []string
+	if st.owner != owner {
+		drift = append(drift, fmt.Sprintf("owner is %q, want %q", st.owner, owner))
+	}
+	for _, s := range spec.Schemas {
+		o, ok := st.schemas[s]
+		switch {
+		case !ok:
+			drift = append(drift, fmt.Sprintf("schema %q is missing", s))
+		case o != owner:
+			drift = append(drift, fmt.Sprintf("schema %q is owned by %q, want %q", s, o, owner))
+		}
+	}
+	for _, x := range spec.Extensions {
+		if !st.extensions[x] {
+			drift = append(drift, fmt.Sprintf("extension %q is missing", x))
+		}
+	}
+	return drift
+}
+
+func (e *Engine) owner(spec sqlengine.DatabaseSpec) string {
+	if spec.Owner != "" {
+		return spec.Owner
+	}
+	return e.cfg.Username
+}
+
+// ObserveDatabase reports whether the database exists and how it differs.
+func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+	st, err := e.readDatabase(ctx, spec)
+	if err != nil || !st.exists {
+		return sqlengine.Observation{}, err
+	}
+	return sqlengine.Observation{Exists: true, Drift: databaseDrift(spec, e.owner(spec), st)}, nil
+}
+
+// ApplyDatabase creates the database if needed and repairs owner, schemas and extensions.
+func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+	owner := e.owner(spec)
+	if spec.Owner != "" {
+		if err := e.requireRoles(ctx, spec.Owner); err != nil {
+			return err
+		}
+	}
+	st, err := e.readDatabase(ctx, spec)
+	if err != nil {
+		return err
+	}
+	if !st.exists {
+		if err := e.exec(ctx, e.cfg.AdminDatabase, createDatabaseSQL(spec)); err != nil {
+			return err
+		}
+		if st, err = e.readDatabase(ctx, spec); err != nil {
+			return err
+		}
+	}
+	var admin, inDB []string
+	if st.owner != owner {
+		admin = append(admin, "ALTER DATABASE "+ident(spec.Name)+" OWNER TO "+ident(owner))
+	}
+	for _, s := range spec.Schemas {
+		o, ok := st.schemas[s]
+		if !ok {
+			inDB = append(inDB, "CREATE SCHEMA IF NOT EXISTS "+ident(s)+" AUTHORIZATION "+ident(owner))
+		} else if o != owner {
+			inDB = append(inDB, "ALTER SCHEMA "+ident(s)+" OWNER TO "+ident(owner))
+		}
+	}
+	for _, x := range spec.Extensions {
+		if !st.extensions[x] {
+			inDB = append(inDB, "CREATE EXTENSION IF NOT EXISTS "+ident(x))
+		}
+	}
+	if err := e.exec(ctx, e.cfg.AdminDatabase, admin...); err != nil {
+		return err
+	}
+	return e.execTx(ctx, spec.Name, inDB)
+}
+
+// DeleteDatabase drops the database, ending sessions connected to it.
+func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
+	if err := checkIdent("database name", name); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	e.pool.closeIdle(name)
+	return e.exec(ctx, e.cfg.AdminDatabase, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)")
+}
+
+// ---- users
+
+// ValidateUser checks names, grants and privilege names for PostgreSQL.
+func (e *Engine) ValidateUser(spec sqlengine.UserSpec) error {
+	if err := checkIdent("user name", spec.Name); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	if strings.ContainsRune(spec.Password, 0) {
+		return backenderr.Invalid("password contains a NUL byte")
+	}
+	for _, m := range spec.MemberOf {
+		if err := checkIdent("memberOf role", m); err != nil {
+			return backenderr.Invalid("%v", err)
+		}
+		if m == spec.Name {
+			return backenderr.Invalid("a role cannot be a member of itself")
+		}
+	}
+	for _, g := range spec.Grants {
+		if err := validateGrant(g); err != nil {
+			return backenderr.Invalid("%v", err)
+		}
+	}
+	return nil
+}
+
+type roleState struct {
+	exists     bool
+	oid        uint32
+	login      bool
+	connLimit  int
+	createDB   bool
+	createRole bool
+	// verifier is the stored password verifier; nil when unreadable.
+	verifier  *string
+	memberOf  []string
+	databases []string // databases where the role holds privileges
+}
+
+func (e *Engine) readRole(ctx context.Context, name string) (roleState, error) {
+	super, err := e.isSuperuser(ctx)
+	if err != nil {
+		return roleState{}, err
+	}
+	var st roleState
+	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		q := `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles WHERE rolname = $1`
+		if super {
+			q = `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid WHERE rolname = $1`
+		}
+		err := c.QueryRow(ctx, q, name).Scan(&st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st.exists = true
+		rows, err := c.Query(ctx, `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = $1 ORDER BY 1`, st.oid)
+		if err != nil {
+			return err
+		}
+		if st.memberOf, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		rows, err = c.Query(ctx, `
+SELECT d.datname FROM pg_database d
+WHERE d.datallowconn AND (
+  d.oid IN (SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1 AND s.deptype = 'a')
+  OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = $1))
+ORDER BY 1`, st.oid)
+		if err != nil {
+			return err
+		}
+		st.databases, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return st, err
+}
+
+// roleDrift lists attribute and membership differences (not privileges).
+func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []string {
+	var d []string
+	if !st.login {
+		d = append(d, "login is disabled")
+	}
+	if st.connLimit != spec.ConnectionLimit {
+		d = append(d, fmt.Sprintf("connection limit is %d, want %d", st.connLimit, spec.ConnectionLimit))
+	}
+	if st.createDB != spec.CreateDB {
+		d = append(d, fmt.Sprintf("CREATEDB is %t, want %t", st.createDB, spec.CreateDB))
+	}
+	if st.createRole != spec.CreateRole {
+		d = append(d, fmt.Sprintf("CREATEROLE is %t, want %t", st.createRole, spec.CreateRole))
+	}
+	if checkPassword && st.verifier != nil && !scramMatches(*st.verifier, spec.Password) {
+		d = append(d, "password differs from the Secret")
+	}
+	for _, m := range spec.MemberOf {
+		if !slices.Contains(st.memberOf, m) {
+			d = append(d, fmt.Sprintf("not a member of %q", m))
+		}
+	}
+	for _, m := range st.memberOf {
+		if !slices.Contains(spec.MemberOf, m) {
+			d = append(d, fmt.Sprintf("extra membership in %q", m))
+		}
+	}
+	return d
+}
+
+// grantDatabases is every database whose privileges must be compared: the
+// declared ones and those where the role holds anything now.
+func grantDatabases(spec sqlengine.UserSpec, st roleState) []string {
+	dbs := slices.Clone(st.databases)
+	for _, g := range spec.Grants {
+		dbs = append(dbs, g.Database)
+	}
+	sort.Strings(dbs)
+	return slices.Compact(dbs)
+}
+
+// privilegePlan reads one database's catalog and the role's privileges in it
+// and returns the changes needed. A declared database that does not exist is
+// reported as missing.
+func (e *Engine) privilegePlan(ctx context.Context, role string, oid uint32, grants []sqlengine.Grant, db string) ([]privChange, error) {
+	var exists, allowConn bool
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `SELECT datallowconn FROM pg_database WHERE datname = $1`, db).Scan(&allowConn)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		exists = err == nil
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, backenderr.New(backenderr.ReasonDependencyMissing, fmt.Sprintf("database %q does not exist yet", db), nil)
+	}
+	if !allowConn {
+		return nil, nil
+	}
+	var cat catalog
+	have := privSet{}
+	err = e.with(ctx, db, func(c *pgx.Conn) error {
+		var err error
+		cat, err = readCatalog(ctx, c, db)
+		if err != nil {
+			return err
+		}
+		return readPrivileges(ctx, c, oid, have)
+	})
+	if err != nil {
+		return nil, err
+	}
+	want, err := desiredPrivileges(role, grants, cat)
+	if err != nil {
+		return nil, err
+	}
+	return diffPrivileges(have, want), nil
+}
+
+const systemSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'`
+
+func readCatalog(ctx context.Context, c *pgx.Conn, db string) (catalog, error) {
+	cat := catalog{Database: db}
+	if err := c.QueryRow(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()`).Scan(&cat.Owner); err != nil {
+		return cat, err
+	}
+	rows, err := c.Query(ctx, `SELECT n.nspname FROM pg_namespace n WHERE `+systemSchemas+` ORDER BY 1`)
+	if err != nil {
+		return cat, err
+	}
+	if cat.Schemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return cat, err
+	}
+	rows, err = c.Query(ctx, `
+SELECT n.nspname, c.relname, c.relkind = 'S'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND `+systemSchemas+` ORDER BY 1, 2`)
+	if err != nil {
+		return cat, err
+	}
+	var r relation
+	_, err = pgx.ForEachRow(rows, []any{&r.Schema, &r.Name, &r.Sequence}, func() error {
+		cat.Relations = append(cat.Relations, r)
+		return nil
+	})
+	return cat, err
+}
+
+// readPrivileges adds the role's privileges in the connected database to have.
+// Privileges on objects the role owns are left out.
+func readPrivileges(ctx context.Context, c *pgx.Conn, oid uint32, have privSet) error {
+	rows, err := c.Query(ctx, `
+SELECT 'database', '', d.datname, '', a.privilege_type
+  FROM pg_database d, aclexplode(d.datacl) a
+  WHERE d.datname = current_database() AND a.grantee = $1 AND d.datdba <> $1
+UNION ALL
+SELECT 'schema', n.nspname, '', '', a.privilege_type
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+  WHERE a.grantee = $1 AND n.nspowner <> $1
+UNION ALL
+SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, '', a.privilege_type
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+  WHERE a.grantee = $1 AND c.relowner <> $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+UNION ALL
+SELECT 'defaults', coalesce(n.nspname, ''), pg_get_userbyid(d.defaclrole), d.defaclobjtype::text, a.privilege_type
+  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+  WHERE a.grantee = $1 AND d.defaclrole <> $1 AND d.defaclobjtype IN ('r', 'S', 'n')`, oid)
+	if err != nil {
+		return err
+	}
+	var kind, schema, name, defType, priv string
+	_, err = pgx.ForEachRow(rows, []any{&kind, &schema, &name, &defType, &priv}, func() error {
+		have.add(privKey{Kind: objKind(kind), Schema: schema, Name: name, DefType: defType}, priv)
+		return nil
+	})
+	return err
+}
+
+// ObserveUser reports whether the role exists and every difference from spec.
+func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+	st, err := e.readRole(ctx, spec.Name)
+	if err != nil || !st.exists {
+		return sqlengine.Observation{}, err
+	}
+	drift := roleDrift(spec, st, true)
+	for _, db := range grantDatabases(spec, st) {
+		changes, err := e.privilegePlan(ctx, spec.Name, st.oid, spec.Grants, db)
+		if err != nil {
+			if be, ok := backenderr.As(err); ok && be.Reason == backenderr.ReasonDependencyMissing {
+				drift = append(drift, be.Message)
+				continue
+			}
+			return sqlengine.Observation{}, err
+		}
+		drift = append(drift, describeDiff(db, changes)...)
+	}
+	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+}
+
+// ApplyUser creates or repairs the role, its memberships and its privileges.
+func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	if err := e.requireRoles(ctx, spec.MemberOf...); err != nil {
+		return err
+	}
+	st, err := e.readRole(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	var stmts []string
+	if !st.exists {
+		v, err := scramVerifier(spec.Password)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, createRoleSQL(spec, v))
+		for _, m := range spec.MemberOf {
+			stmts = append(stmts, "GRANT "+ident(m)+" TO "+ident(spec.Name))
+		}
+	} else {
+		alter, err := alterRoleSQL(spec, st)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, alter...)
+		for _, m := range spec.MemberOf {
+			if !slices.Contains(st.memberOf, m) {
+				stmts = append(stmts, "GRANT "+ident(m)+" TO "+ident(spec.Name))
+			}
+		}
+		for _, m := range st.memberOf {
+			if !slices.Contains(spec.MemberOf, m) {
+				stmts = append(stmts, "REVOKE "+ident(m)+" FROM "+ident(spec.Name))
+			}
+		}
+	}
+	if err := e.execTx(ctx, e.cfg.AdminDatabase, stmts); err != nil {
+		return err
+	}
+	if !st.exists {
+		if st, err = e.readRole(ctx, spec.Name); err != nil {
+			return err
+		}
+	}
+	return e.applyPrivileges(ctx, spec.Name, st.oid, spec.Grants, grantDatabases(spec, st))
+}
+
+// applyPrivileges brings the role's privileges in each database to the
+// declared set by diff, one transaction per database.
+func (e *Engine) applyPrivileges(ctx context.Context, role string, oid uint32, grants []sqlengine.Grant, dbs []string) error {
+	for _, db := range dbs {
+		changes, err := e.privilegePlan(ctx, role, oid, grants, db)
+		if err != nil {
+			return err
+		}
+		stmts := make([]string, len(changes))
+		for i, c := range changes {
+			stmts[i] = privilegeStatement(role, c)
+		}
+		if err := e.execTx(ctx, db, stmts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteUser revokes every privilege the role holds and drops it, unless it
+// owns objects: then nothing is changed and the error says how to resolve it.
+func (e *Engine) DeleteUser(ctx context.Context, name string) error {
+	if err := checkIdent("user name", name); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	st, err := e.readRole(ctx, name)
+	if err != nil || !st.exists {
+		return err
+	}
+	var owned []string
+	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `
+SELECT coalesce(d.datname, 'the cluster') || ': ' || count(*) FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1 AND s.deptype = 'o'
+GROUP BY d.datname ORDER BY 1`, st.oid)
+		if err != nil {
+			return err
+		}
+		owned, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(owned) > 0 {
+		return &backenderr.Error{Reason: backenderr.ReasonDeletionBlocked, Message: fmt.Sprintf(
+			"role %q still owns objects (%s); reassign them (REASSIGN OWNED BY %s TO <role> in each database) or drop them, and the deletion completes; or set deletionPolicy: Retain",
+			name, strings.Join(owned, ", "), ident(name))}
+	}
+	if err := e.applyPrivileges(ctx, name, st.oid, nil, st.databases); err != nil {
+		return err
+	}
+	return e.exec(ctx, e.cfg.AdminDatabase, "DROP ROLE IF EXISTS "+ident(name))
+}
+
+// requireRoles fails with DependencyMissing when a named role does not exist.
+func (e *Engine) requireRoles(ctx context.Context, roles ...string) error {
+	if len(roles) == 0 {
+		return nil
+	}
+	var missing []string
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT r FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`, roles)
+		if err != nil {
+			return err
+		}
+		missing, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return backenderr.New(backenderr.ReasonDependencyMissing, fmt.Sprintf("role(s) %q do not exist", missing), nil)
+	}
+	return nil
+}
+
+// exec runs statements one by one in database db (for those that cannot run in
+// a transaction block, such as CREATE DATABASE).
+func (e *Engine) exec(ctx context.Context, db string, stmts ...string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	return e.with(ctx, db, func(c *pgx.Conn) error {
+		for _, s := range stmts {
+			if _, err := c.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// execTx runs statements in one transaction in database db.
+func (e *Engine) execTx(ctx context.Context, db string, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	return e.with(ctx, db, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			for _, s := range stmts {
+				b.Queue(s)
+			}
+			return tx.SendBatch(ctx, b).Close()
+		})
+	})
+}

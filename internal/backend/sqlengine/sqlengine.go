@@ -1,0 +1,161 @@
+// Package sqlengine is the port between the SQL reconcilers and the engine
+// adapters (postgres, mysql). Reconcilers speak only these types; adapters
+// register a constructor per engine name. No Kubernetes or driver imports.
+package sqlengine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Config says how to reach and log in to a server.
+type Config struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	// TLSMode is disable, require, verify-ca or verify-full.
+	TLSMode string
+	// CAPEM is the PEM CA bundle for verify-ca and verify-full.
+	CAPEM []byte
+	// MaxConnections bounds the connections open to the server at once.
+	MaxConnections int
+	// AdminDatabase is the database used for server-wide work (PostgreSQL).
+	AdminDatabase string
+}
+
+// ServerInfo describes the server found at the other end.
+type ServerInfo struct {
+	// Flavor is the product, such as PostgreSQL or MariaDB.
+	Flavor string
+	// Version is the server version string.
+	Version string
+}
+
+// DatabaseSpec is the desired state of a database.
+type DatabaseSpec struct {
+	Name string
+	// Owner is the owning role; empty means the admin login.
+	Owner      string
+	Encoding   string
+	Locale     string
+	Template   string
+	Schemas    []string
+	Extensions []string
+}
+
+// Grant gives privileges in one database: a preset (Access) or explicit
+// Privileges on the database, a Schema or named Tables.
+type Grant struct {
+	Database   string
+	Access     string
+	Schema     string
+	Tables     []string
+	Privileges []string
+}
+
+// UserSpec is the desired state of a login.
+type UserSpec struct {
+	Name string
+	// Password is the plaintext password; adapters never log it.
+	Password        string
+	ConnectionLimit int
+	MemberOf        []string
+	Grants          []Grant
+	CreateDB        bool
+	CreateRole      bool
+}
+
+// Observation is what an adapter found for one object.
+type Observation struct {
+	// Exists is true when the backend object exists.
+	Exists bool
+	// Drift lists differences from the spec, for status; empty when up to date.
+	Drift []string
+}
+
+// UpToDate reports whether the object exists and matches the spec.
+func (o Observation) UpToDate() bool { return o.Exists && len(o.Drift) == 0 }
+
+// Engine is a connected server. Implementations are safe for concurrent use and
+// bound their connections by Config.MaxConnections.
+type Engine interface {
+	// Info connects, authenticates and reports the server product and version.
+	Info(ctx context.Context) (ServerInfo, error)
+	// Close releases every connection.
+	Close()
+
+	// ValidateDatabase checks engine-specific rules before anything is sent.
+	ValidateDatabase(spec DatabaseSpec) error
+	ObserveDatabase(ctx context.Context, spec DatabaseSpec) (Observation, error)
+	// ApplyDatabase creates the database if missing and repairs every difference.
+	ApplyDatabase(ctx context.Context, spec DatabaseSpec) error
+	// DeleteDatabase drops the database; a missing database is not an error.
+	DeleteDatabase(ctx context.Context, name string) error
+
+	ValidateUser(spec UserSpec) error
+	ObserveUser(ctx context.Context, spec UserSpec) (Observation, error)
+	// ApplyUser creates the login if missing and repairs every difference,
+	// granting and revoking by diff.
+	ApplyUser(ctx context.Context, spec UserSpec) error
+	// DeleteUser revokes the login's privileges and drops it; a missing login is
+	// not an error. A login that still owns objects is refused with a reason.
+	DeleteUser(ctx context.Context, name string) error
+
+	// Connection describes how an application reaches a database as user.
+	Connection(user, password, database string) ConnectionInfo
+}
+
+// ConnectionInfo is what goes into a connection Secret.
+type ConnectionInfo struct {
+	// Type is the Service Binding type, such as postgresql or mysql.
+	Type     string
+	Provider string
+	Host     string
+	Port     int
+	Username string
+	Password string
+	Database string
+	URI      string
+	JDBCURL  string
+}
+
+// Factory connects to a server described by Config.
+type Factory func(cfg Config) (Engine, error)
+
+var (
+	mu        sync.RWMutex
+	factories = map[string]Factory{}
+)
+
+// Register makes an engine available under name; adapters call it from init.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	factories[name] = f
+}
+
+// Open returns a new Engine for the named engine.
+func Open(name string, cfg Config) (Engine, error) {
+	mu.RLock()
+	f, ok := factories[name]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("engine %q is not supported by this build (have %v)", name, Registered())
+	}
+	return f(cfg)
+}
+
+// Registered lists the registered engine names.
+func Registered() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(factories))
+	for n := range factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
