@@ -115,6 +115,7 @@ type ConnectionSecret struct {
 	// with .Host .Port .Username .Password .Database .URI .JDBCURL .Type .Provider.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && !(k in ['type','provider','host','port','username','password','database','uri','jdbc-url']))",message="template keys must be valid Secret keys and must not replace a standard key"
 	Template map[string]string `json:"template,omitempty"`
 	// labels added to the Secret.
 	// +optional

@@ -1,0 +1,250 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+	"github.com/backend-operator/backend-operator/internal/credentials"
+	"github.com/backend-operator/backend-operator/internal/managed"
+)
+
+// +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseusers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseusers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseusers/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+
+// ReasonSecretConflict: the connection Secret's name is taken by a Secret this
+// object does not own.
+const ReasonSecretConflict = "SecretConflict"
+
+// userConnector turns a DatabaseUser into a login on its server.
+type userConnector struct {
+	client client.Client
+	// reader reads referenced Secrets uncached.
+	reader  client.Reader
+	scheme  *runtime.Scheme
+	engines *Engines
+}
+
+func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (managed.External, error) {
+	srv, err := resolveServer(ctx, c.client, c.engines, u.Namespace, u.Spec.ServerRef)
+	if err != nil {
+		return nil, err
+	}
+	if u.Spec.Postgres != nil && srv.spec.Engine != sqlv1.EnginePostgres {
+		return nil, managed.Invalid("spec.postgres is set but server " + u.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
+	}
+	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine)}
+	if err := ext.loadPassword(ctx); err != nil {
+		return nil, err
+	}
+	ext.spec = sqlengine.UserSpec{Name: u.BackendName(), Password: ext.password,
+		ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
+	if u.Spec.Postgres != nil {
+		ext.spec.CreateDB, ext.spec.CreateRole = u.Spec.Postgres.CreateDB, u.Spec.Postgres.CreateRole
+	}
+	for _, g := range u.Spec.Grants {
+		ext.spec.Grants = append(ext.spec.Grants, sqlengine.Grant{Database: g.Database, Access: string(g.Access),
+			Schema: g.Schema, Tables: g.Tables, Privileges: g.Privileges})
+	}
+	if err := srv.engine.ValidateUser(ext.spec); err != nil {
+		return nil, err
+	}
+	if err := ext.renderSecret(); err != nil {
+		return nil, err
+	}
+	return ext, nil
+}
+
+type userExternal struct {
+	*userConnector
+	user       *sqlv1.DatabaseUser
+	engine     sqlengine.Engine
+	engineName string
+	spec       sqlengine.UserSpec
+	password   string
+	// passwordVersion identifies the password source; "" for a password
+	// generated in this reconcile and not stored yet.
+	passwordVersion string
+	// existing is the connection Secret as found, nil when absent.
+	existing *corev1.Secret
+	secret   *corev1.Secret
+}
+
+func (e *userExternal) Engine() string { return e.engineName }
+
+// loadPassword takes the password from passwordSecretRef, else from the
+// connection Secret this object owns, else generates one.
+func (e *userExternal) loadPassword(ctx context.Context) error {
+	u := e.user
+	name := u.ConnectionSecretName()
+	existing := &corev1.Secret{}
+	err := e.client.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: name}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		existing = nil
+	case err != nil:
+		return fmt.Errorf("get connection Secret: %w", err)
+	case !metav1.IsControlledBy(existing, u):
+		return managed.Wait(ReasonSecretConflict, fmt.Sprintf("Secret %q exists and is not owned by this DatabaseUser; choose another spec.connectionSecret.name", name))
+	}
+	e.existing = existing
+
+	if ref := u.Spec.PasswordSecretRef; ref != nil {
+		src := &corev1.Secret{}
+		if err := e.reader.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: ref.Name}, src); err != nil {
+			if apierrors.IsNotFound(err) {
+				return managed.Wait(managed.ReasonSecretNotFound, fmt.Sprintf("password Secret %q not found", ref.Name))
+			}
+			return fmt.Errorf("get password Secret: %w", err)
+		}
+		key := orDefault(ref.Key, "password")
+		if len(src.Data[key]) == 0 {
+			return managed.Wait(managed.ReasonSecretInvalid, fmt.Sprintf("password Secret %q has no key %q", ref.Name, key))
+		}
+		e.password, e.passwordVersion = string(src.Data[key]), "secret/"+ref.Name+"@"+src.ResourceVersion
+		return nil
+	}
+	if existing != nil && len(existing.Data["password"]) > 0 {
+		e.password, e.passwordVersion = string(existing.Data["password"]), "generated/"+string(existing.UID)
+		return nil
+	}
+	p, err := credentials.GeneratePassword()
+	if err != nil {
+		return err
+	}
+	e.password = p
+	return nil
+}
+
+// renderSecret builds the desired connection Secret.
+func (e *userExternal) renderSecret() error {
+	u := e.user
+	db := ""
+	if len(u.Spec.Grants) > 0 {
+		db = u.Spec.Grants[0].Database
+	}
+	info := e.engine.Connection(u.BackendName(), e.password, db)
+	data, err := credentials.Render(credentials.Values(info), u.Spec.ConnectionSecret.Template)
+	if err != nil {
+		return managed.Invalid("spec.connectionSecret: " + err.Error())
+	}
+	lbls := map[string]string{}
+	maps.Copy(lbls, u.Spec.ConnectionSecret.Labels)
+	lbls[credentials.WatchLabel] = credentials.WatchOwned
+	lbls["app.kubernetes.io/managed-by"] = "backend-operator"
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: u.ConnectionSecretName(), Namespace: u.Namespace, Labels: lbls,
+			Annotations: u.Spec.ConnectionSecret.Annotations},
+		Type: corev1.SecretType("servicebinding.io/" + info.Type),
+		Data: data,
+	}
+	if err := controllerutil.SetControllerReference(u, s, e.scheme); err != nil {
+		return fmt.Errorf("owner reference: %w", err)
+	}
+	e.secret = s
+	return nil
+}
+
+func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error) {
+	obs, err := e.engine.ObserveUser(ctx, e.spec)
+	if err != nil || !obs.Exists {
+		return managed.Observation(obs), err
+	}
+	if e.passwordVersion != e.user.Status.PasswordVersion && !contains(obs.Drift, "password differs from the Secret") {
+		obs.Drift = append(obs.Drift, "password changed in its Secret")
+	}
+	return managed.Observation(obs), nil
+}
+
+// Apply stores a generated password in the connection Secret before the login
+// uses it, so that a crash in between never loses it.
+func (e *userExternal) Apply(ctx context.Context) error {
+	if err := e.writeSecret(ctx); err != nil {
+		return err
+	}
+	return e.engine.ApplyUser(ctx, e.spec)
+}
+
+func (e *userExternal) Delete(ctx context.Context) error {
+	return e.engine.DeleteUser(ctx, e.spec.Name)
+}
+
+// Publish keeps the connection Secret current and names it in status.
+func (e *userExternal) Publish(ctx context.Context) error {
+	if err := e.writeSecret(ctx); err != nil {
+		return err
+	}
+	e.user.Status.Binding = &common.Binding{Name: e.secret.Name}
+	e.user.Status.PasswordVersion = e.passwordVersion
+	return nil
+}
+
+// writeSecret creates or updates the connection Secret when it differs.
+func (e *userExternal) writeSecret(ctx context.Context) error {
+	if e.existing == nil {
+		if err := e.client.Create(ctx, e.secret); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return managed.Wait(ReasonSecretConflict, fmt.Sprintf("Secret %q exists and is not owned by this DatabaseUser; choose another spec.connectionSecret.name", e.secret.Name))
+			}
+			return fmt.Errorf("create connection Secret: %w", err)
+		}
+		e.existing = e.secret
+	} else if !secretMatches(e.existing, e.secret) {
+		upd := e.existing.DeepCopy()
+		upd.Labels, upd.Annotations, upd.Data = e.secret.Labels, e.secret.Annotations, e.secret.Data
+		if upd.Type != e.secret.Type {
+			return managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf("Secret %q has type %q; delete it to have it recreated", upd.Name, upd.Type), nil)
+		}
+		if err := e.client.Update(ctx, upd); err != nil {
+			return fmt.Errorf("update connection Secret: %w", err)
+		}
+		e.existing = upd
+	}
+	if e.passwordVersion == "" {
+		e.passwordVersion = "generated/" + string(e.existing.UID)
+	}
+	return nil
+}
+
+func secretMatches(have, want *corev1.Secret) bool {
+	if len(have.Data) != len(want.Data) {
+		return false
+	}
+	for k, v := range want.Data {
+		if string(have.Data[k]) != string(v) {
+			return false
+		}
+	}
+	for k, v := range want.Labels {
+		if have.Labels[k] != v {
+			return false
+		}
+	}
+	for k, v := range want.Annotations {
+		if have.Annotations[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,76 @@
+package managed
+
+import (
+	"errors"
+
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+)
+
+// ConditionReady is the condition every managed kind reports.
+const ConditionReady = "Ready"
+
+// Reasons of the Ready condition. Backend failures add those of backenderr.
+const (
+	ReasonAvailable        = "Available"
+	ReasonCreating         = "Creating"
+	ReasonDeleting         = "Deleting"
+	ReasonConflict         = "Conflict"
+	ReasonAlreadyExists    = "AlreadyExists"
+	ReasonDrifted          = "Drifted"
+	ReasonNotFound         = "NotFound"
+	ReasonServerNotFound   = "ServerNotFound"
+	ReasonServerNotAllowed = "ServerNotAllowed"
+	ReasonServerNotReady   = "ServerNotReady"
+	ReasonSecretNotFound   = "SecretNotFound"
+	ReasonSecretInvalid    = "SecretInvalid"
+	ReasonInvalidSpec      = backenderr.ReasonInvalidSpec
+)
+
+// Reasoned is an error with the condition reason and message to report.
+type Reasoned struct {
+	Reason  string
+	Message string
+	// Terminal errors are not retried until the object changes.
+	Terminal bool
+	// Wait errors are expected states (a server not ready yet): they are polled
+	// rather than retried with backoff, and logged quietly.
+	Wait bool
+	Err  error
+}
+
+func (e *Reasoned) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Reasoned) Unwrap() error { return e.Err }
+
+// Fail returns a Reasoned error that is retried with backoff.
+func Fail(reason, message string, err error) error {
+	return &Reasoned{Reason: reason, Message: message, Err: err}
+}
+
+// Wait returns a Reasoned error for a state that is polled, not retried.
+func Wait(reason, message string) error {
+	return &Reasoned{Reason: reason, Message: message, Wait: true}
+}
+
+// Invalid returns a terminal InvalidSpec error.
+func Invalid(message string) error {
+	return &Reasoned{Reason: ReasonInvalidSpec, Message: message, Terminal: true}
+}
+
+// classify extracts reason, message and retry behaviour from err.
+func classify(err error) Reasoned {
+	var r *Reasoned
+	if errors.As(err, &r) {
+		return *r
+	}
+	if be, ok := backenderr.As(err); ok {
+		return Reasoned{Reason: be.Reason, Message: be.Message, Terminal: be.Terminal,
+			Wait: be.Reason == backenderr.ReasonDependencyMissing || be.Reason == backenderr.ReasonDeletionBlocked, Err: err}
+	}
+	return Reasoned{Reason: backenderr.ReasonBackendError, Message: "unexpected error; see the operator log", Err: err}
+}
