@@ -79,7 +79,12 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	before := obj.DeepCopyObject().(T)
 	st := obj.ManagedStatus()
-	st.BackendName = obj.BackendName()
+	// CEL keeps a set spec.name from changing; this catches setting one that
+	// differs from the metadata.name default after the object was claimed.
+	renamed := st.BackendName != "" && st.BackendName != obj.BackendName() && (st.Managed || st.CreatePending)
+	if !renamed {
+		st.BackendName = obj.BackendName()
+	}
 
 	defer func() {
 		if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
@@ -89,6 +94,9 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(ctx, obj)
+	}
+	if renamed {
+		return r.report(ctx, obj, Invalid(fmt.Sprintf("spec.name cannot change the backend name from %q to %q; remove spec.name or set it back", st.BackendName, obj.BackendName())))
 	}
 	return r.reconcile(ctx, obj)
 }
@@ -242,11 +250,15 @@ func (r *Reconciler[T, L]) ensureFinalizer(ctx context.Context, obj T) error {
 	if controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return nil
 	}
+	// Patch a copy: the response would overwrite the status built so far.
+	cp := obj.DeepCopyObject().(T)
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
-	controllerutil.AddFinalizer(obj, Finalizer)
-	if err := r.Client.Patch(ctx, obj, patch); err != nil {
+	controllerutil.AddFinalizer(cp, Finalizer)
+	if err := r.Client.Patch(ctx, cp, patch); err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
 	}
+	obj.SetFinalizers(cp.GetFinalizers())
+	obj.SetResourceVersion(cp.GetResourceVersion())
 	return nil
 }
 

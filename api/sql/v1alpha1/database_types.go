@@ -7,6 +7,7 @@ import (
 )
 
 // DatabaseSpec is the desired state of a database on a server.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name is immutable"
 type DatabaseSpec struct {
 	// serverRef names the server; immutable.
 	// +required
@@ -17,6 +18,7 @@ type DatabaseSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
 	Name string `json:"name,omitempty"`
 	// deletionPolicy: Retain (default) keeps the database and its data when this
 	// object is deleted; Delete drops it.
@@ -37,9 +39,6 @@ type DatabaseSpec struct {
 }
 
 // PostgresDatabaseSpec holds PostgreSQL-only database settings.
-// +kubebuilder:validation:XValidation:rule="self.?encoding.orValue('') == oldSelf.?encoding.orValue('')",message="encoding is immutable"
-// +kubebuilder:validation:XValidation:rule="self.?locale.orValue('') == oldSelf.?locale.orValue('')",message="locale is immutable"
-// +kubebuilder:validation:XValidation:rule="self.?template.orValue('') == oldSelf.?template.orValue('')",message="template is immutable"
 type PostgresDatabaseSpec struct {
 	// owner is the role that owns the database and its schemas; defaults to the
 	// admin login. The role must exist (for example from a DatabaseUser).
@@ -49,16 +48,21 @@ type PostgresDatabaseSpec struct {
 	Owner string `json:"owner,omitempty"`
 	// encoding at creation, such as UTF8; immutable.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_]{1,32}$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="encoding is immutable"
 	Encoding string `json:"encoding,omitempty"`
 	// locale at creation (LC_COLLATE and LC_CTYPE), such as C.UTF-8; immutable.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.@-]{1,64}$`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.@-]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="locale is immutable"
 	Locale string `json:"locale,omitempty"`
 	// template database to copy at creation; immutable.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="template is immutable"
 	Template string `json:"template,omitempty"`
 	// schemas that must exist, owned by the database owner. Removing one from the
 	// list stops managing it; it is never dropped.
@@ -92,7 +96,6 @@ type DatabaseStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="self.spec.?name.orValue(self.metadata.name) == oldSelf.spec.?name.orValue(oldSelf.metadata.name)",message="spec.name is immutable"
 
 // Database is a database on a SQL server.
 type Database struct {

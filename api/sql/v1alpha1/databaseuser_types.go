@@ -57,6 +57,7 @@ type Grant struct {
 }
 
 // DatabaseUserSpec is the desired state of a login on a SQL server.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name is immutable"
 type DatabaseUserSpec struct {
 	// serverRef names the server; immutable.
 	// +required
@@ -67,6 +68,7 @@ type DatabaseUserSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
 	Name string `json:"name,omitempty"`
 	// deletionPolicy: Delete (default) revokes the grants and drops the login when
 	// this object is deleted; Retain keeps it.
@@ -143,7 +145,6 @@ type DatabaseUserStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="self.spec.?name.orValue(self.metadata.name) == oldSelf.spec.?name.orValue(oldSelf.metadata.name)",message="spec.name is immutable"
 
 // DatabaseUser is a login with grants on a SQL server.
 type DatabaseUser struct {

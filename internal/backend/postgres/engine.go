@@ -206,6 +206,9 @@ func (e *Engine) Connection(user, password, database string) sqlengine.Connectio
 	if sslmode == "" {
 		sslmode = "disable"
 	}
+	if database == "" {
+		database = e.cfg.AdminDatabase
+	}
 	hostPort := net.JoinHostPort(e.cfg.Host, strconv.Itoa(port))
 	q := url.Values{"sslmode": {sslmode}}.Encode()
 	u := url.URL{Scheme: "postgresql", User: url.UserPassword(user, password), Host: hostPort, Path: "/" + database, RawQuery: q}
