@@ -68,9 +68,13 @@ envtest: ## Build (once) and print the envtest binaries directory.
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate vet ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs.
+test: manifests generate vet backends ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: backends
+backends: ## Install the backend server packages the tests start (Debian), if missing.
+	@hack/ensure-backends.sh
 
 .PHONY: test-fuzz
 test-fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
@@ -87,9 +91,9 @@ test-e2e: ## Run the e2e suite on a kind cluster (needs Docker and kind).
 ##@ Run
 
 .PHONY: dev
-dev: ## Run the operator on a local control plane with a local PostgreSQL and the samples.
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
-		go run ./hack/dev
+dev: manifests backends ## Run the operator on a local control plane with a local PostgreSQL and the samples (DEV_ONESHOT=1 to exit once it works).
+	@assets="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh kubectl)"; \
+		KUBEBUILDER_ASSETS="$$assets" KUBECTL="$$assets/kubectl" go run ./hack/dev
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
@@ -100,7 +104,7 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd
 
 .PHONY: bench
-bench: ## Run the benchmarks and print the table.
+bench: backends ## Run the benchmarks and print the table.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go run ./test/bench $(BENCH_ARGS)
 

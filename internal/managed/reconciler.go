@@ -92,11 +92,11 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 	}()
 
-	if !obj.GetDeletionTimestamp().IsZero() {
-		return r.finalize(ctx, obj)
-	}
 	if renamed {
 		return r.report(ctx, obj, Invalid(fmt.Sprintf("spec.name cannot change the backend name from %q to %q; remove spec.name or set it back", st.BackendName, obj.BackendName())))
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return r.finalize(ctx, obj)
 	}
 	return r.reconcile(ctx, obj)
 }

@@ -1,0 +1,276 @@
+// Command dev runs backend-operator for real on a local control plane (the
+// envtest kube-apiserver and etcd) with a private PostgreSQL, applies
+// config/samples and waits until everything is Ready. `make dev` runs it.
+//
+// With DEV_ONESHOT=1 it exits 0 once the sample application user has logged in
+// with the credentials from its Secret, and non-zero with the reason otherwise.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/backend-operator/backend-operator/internal/operator"
+	"github.com/backend-operator/backend-operator/test/harness"
+)
+
+const (
+	samplesDir = "config/samples"
+	// appSecret is the connection Secret of the sample application user.
+	appSecret = "orders-db"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "make dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	oneshot := os.Getenv("DEV_ONESHOT") == "1"
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOutput(oneshot))))
+
+	step("starting the local control plane (kube-apiserver + etcd)")
+	env := &envtest.Environment{CRDDirectoryPaths: []string{"config/crd/bases"}, ErrorIfCRDPathMissing: true}
+	restCfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start control plane (KUBEBUILDER_ASSETS=%q): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	defer env.Stop() //nolint:errcheck
+	kubeconfig, err := writeKubeconfig(env)
+	if err != nil {
+		return err
+	}
+
+	step("starting a private PostgreSQL from the installed server binaries")
+	pg, err := harness.StartPostgres(ctx)
+	if err != nil {
+		return err
+	}
+	defer pg.Close() //nolint:errcheck
+
+	step("starting the operator")
+	mgr, err := operator.New(ctx, restCfg, operator.Config{})
+	if err != nil {
+		return err
+	}
+	mgrErr := make(chan error, 1)
+	go func() { mgrErr <- mgr.Start(ctx) }()
+
+	c, err := client.New(restCfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	step("applying " + samplesDir + " (servers pointed at the local PostgreSQL)")
+	objs, err := applySamples(ctx, c, pg)
+	if err != nil {
+		return err
+	}
+	step("waiting until every sample is Ready")
+	if err := waitReady(ctx, c, objs, 3*time.Minute); err != nil {
+		return err
+	}
+	user, err := login(ctx, c)
+	if err != nil {
+		return err
+	}
+	kubectl := orDefault(os.Getenv("KUBECTL"), "kubectl")
+	fmt.Printf(`
+backend-operator is running. Everything in %s is Ready, and the sample user %q
+logged in with the credentials from Secret %q.
+
+  export KUBECONFIG=%s
+  %s get backend                         # every backend-operator object
+  %s describe databaseuser orders-app
+  %s get events --field-selector reason!=Scheduled
+  psql "$(%s get secret %s -o jsonpath='{.data.uri}' | base64 -d)"
+
+`, samplesDir, user, appSecret, kubeconfig, kubectl, kubectl, kubectl, kubectl, appSecret)
+	if oneshot {
+		fmt.Println("DEV_ONESHOT=1: the sample user logged in; stopping.")
+		return nil
+	}
+	fmt.Println("Press Ctrl-C to stop (the control plane and PostgreSQL go with it).")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-mgrErr:
+		return err
+	}
+}
+
+func step(msg string) { fmt.Println(">>", msg) }
+
+// logOutput keeps the one-shot run quiet: operator logs go to a file then.
+func logOutput(quiet bool) io.Writer {
+	if !quiet {
+		return os.Stderr
+	}
+	f, err := os.Create(filepath.Join(os.TempDir(), "backend-operator-dev.log"))
+	if err != nil {
+		return os.Stderr
+	}
+	return f
+}
+
+func writeKubeconfig(env *envtest.Environment) (string, error) {
+	u, err := env.AddUser(envtest.User{Name: "dev", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add dev user: %w", err)
+	}
+	data, err := u.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(".dev")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// applySamples creates every object in samplesDir in the default namespace,
+// with servers aimed at pg and the admin Secret holding pg's login.
+func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres) ([]*unstructured.Unstructured, error) {
+	files, err := filepath.Glob(filepath.Join(samplesDir, "sql_*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var objs []*unstructured.Unstructured
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				f.Close()
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			if len(u.Object) == 0 {
+				continue
+			}
+			switch u.GetKind() {
+			case "DatabaseServer", "ClusterDatabaseServer":
+				_ = unstructured.SetNestedField(u.Object, pg.Host, "spec", "host")
+				_ = unstructured.SetNestedField(u.Object, int64(pg.Port), "spec", "port")
+			case "Secret":
+				_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}, "stringData")
+			}
+			if u.GetNamespace() == "" && u.GetKind() != "ClusterDatabaseServer" {
+				u.SetNamespace("default")
+			}
+			if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+				f.Close()
+				return nil, fmt.Errorf("create %s %s: %w", u.GetKind(), u.GetName(), err)
+			}
+			fmt.Printf("   %s/%s\n", strings.ToLower(u.GetKind()), u.GetName())
+			objs = append(objs, u)
+		}
+		f.Close()
+	}
+	return objs, nil
+}
+
+// waitReady waits until every backend-operator object has Ready=True.
+func waitReady(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var pending []string
+		for _, o := range objs {
+			if o.GetKind() == "Secret" {
+				continue
+			}
+			cur := &unstructured.Unstructured{}
+			cur.SetGroupVersionKind(o.GroupVersionKind())
+			if err := c.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
+				return err
+			}
+			if status, reason, msg := readyOf(cur); status != "True" {
+				pending = append(pending, fmt.Sprintf("%s/%s: Ready=%s %s %s", o.GetKind(), o.GetName(), status, reason, msg))
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not Ready after %s:\n  %s", timeout, strings.Join(pending, "\n  "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func readyOf(u *unstructured.Unstructured) (status, reason, message string) {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Ready" {
+			return fmt.Sprint(m["status"]), fmt.Sprint(m["reason"]), fmt.Sprint(m["message"])
+		}
+	}
+	return "Unknown", "", ""
+}
+
+// login connects with the sample application's Secret, as an application would.
+func login(ctx context.Context, c client.Client) (string, error) {
+	s := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: appSecret}, s); err != nil {
+		return "", fmt.Errorf("read Secret %s: %w", appSecret, err)
+	}
+	conn, err := pgx.Connect(ctx, string(s.Data["uri"]))
+	if err != nil {
+		return "", errors.New("log in with the Secret's uri: " + err.Error())
+	}
+	defer conn.Close(ctx)
+	var user string
+	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil {
+		return "", fmt.Errorf("query as the sample user: %w", err)
+	}
+	if user != string(s.Data["username"]) {
+		return "", fmt.Errorf("logged in as %q, the Secret says %q", user, s.Data["username"])
+	}
+	return user, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes sure the backend server binaries the tests and `make dev` start are
+# installed: installs the Debian packages when missing (as root), or fails with
+# a message that names them.
+set -euo pipefail
+
+missing=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
+id postgres >/dev/null 2>&1 || missing+=(postgresql)
+
+if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo ">> installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  exit 0
+fi
+echo "missing backend servers: install the Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2
+exit 1
