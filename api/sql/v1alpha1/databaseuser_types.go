@@ -165,7 +165,3 @@ type DatabaseUserList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []DatabaseUser `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&DatabaseUser{}, &DatabaseUserList{})
-}

@@ -62,7 +62,9 @@ func (d *Database) ManagementPolicy() common.ManagementPolicy {
 func (d *Database) AdoptExisting() bool { return d.Spec.AdoptExisting }
 
 // ClaimKey is the server key plus the backend name.
-func (d *Database) ClaimKey() string { return d.Spec.ServerRef.Key(d.Namespace) + "/" + d.BackendName() }
+func (d *Database) ClaimKey() string {
+	return d.Spec.ServerRef.Key(d.Namespace) + "/" + d.BackendName()
+}
 
 // BackendName is spec.name, or metadata.name when unset.
 func (u *DatabaseUser) BackendName() string { return orDefault(u.Spec.Name, u.Name) }
@@ -84,7 +86,9 @@ func (u *DatabaseUser) ManagementPolicy() common.ManagementPolicy {
 func (u *DatabaseUser) AdoptExisting() bool { return u.Spec.AdoptExisting }
 
 // ClaimKey is the server key plus the backend name.
-func (u *DatabaseUser) ClaimKey() string { return u.Spec.ServerRef.Key(u.Namespace) + "/" + u.BackendName() }
+func (u *DatabaseUser) ClaimKey() string {
+	return u.Spec.ServerRef.Key(u.Namespace) + "/" + u.BackendName()
+}
 
 // ConnectionSecretName is spec.connectionSecret.name or "<name>-connection".
 func (u *DatabaseUser) ConnectionSecretName() string {

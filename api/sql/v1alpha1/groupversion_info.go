@@ -5,15 +5,27 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
 	// GroupVersion is the group and version of this API.
 	GroupVersion = schema.GroupVersion{Group: "sql.backend-operator.dev", Version: "v1alpha1"}
 	// SchemeBuilder registers the kinds of this API.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 	// AddToScheme adds the kinds of this API to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion,
+		&DatabaseServer{}, &DatabaseServerList{},
+		&ClusterDatabaseServer{}, &ClusterDatabaseServerList{},
+		&Database{}, &DatabaseList{},
+		&DatabaseUser{}, &DatabaseUserList{},
+	)
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -109,8 +109,8 @@ type DatabaseServerList struct {
 }
 
 // ClusterDatabaseServerSpec is a DatabaseServerSpec shared across namespaces.
-// +kubebuilder:validation:XValidation:rule="self.adminCredentials.secretRef.namespace != ''",message="adminCredentials.secretRef.namespace is required on a cluster-scoped server"
-// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.namespace != ''",message="tls.caSecretRef.namespace is required on a cluster-scoped server"
+// +kubebuilder:validation:XValidation:rule="self.adminCredentials.secretRef.namespace != ”",message="adminCredentials.secretRef.namespace is required on a cluster-scoped server"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.namespace != ”",message="tls.caSecretRef.namespace is required on a cluster-scoped server"
 type ClusterDatabaseServerSpec struct {
 	DatabaseServerSpec `json:",inline"`
 	// allowedNamespaces admits namespaces whose objects may use this server.
@@ -147,8 +147,4 @@ type ClusterDatabaseServerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ClusterDatabaseServer `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&DatabaseServer{}, &DatabaseServerList{}, &ClusterDatabaseServer{}, &ClusterDatabaseServerList{})
 }

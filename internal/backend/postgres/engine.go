@@ -105,15 +105,9 @@ func tlsConfig(cfg sqlengine.Config) (*tls.Config, error) {
 	return &tls.Config{
 		InsecureSkipVerify: true, //nolint:gosec // verification happens in VerifyPeerCertificate.
 		MinVersion:         tls.VersionTLS12,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			certs := make([]*x509.Certificate, len(raw))
-			for i, r := range raw {
-				c, err := x509.ParseCertificate(r)
-				if err != nil {
-					return err
-				}
-				certs[i] = c
-			}
+		// VerifyConnection also runs on resumed sessions.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			certs := cs.PeerCertificates
 			if len(certs) == 0 {
 				return errors.New("server sent no certificate")
 			}

@@ -44,7 +44,7 @@ func (p *pool) with(ctx context.Context, db string, fn func(*pgx.Conn) error) er
 		return err
 	}
 	err = fn(conn)
-	p.release(db, conn, err)
+	p.release(db, conn)
 	return err
 }
 
@@ -100,7 +100,7 @@ func (p *pool) dial(ctx context.Context, db string) (*pgx.Conn, error) {
 }
 
 // release keeps a healthy connection idle unless someone waits for a slot.
-func (p *pool) release(db string, conn *pgx.Conn, opErr error) {
+func (p *pool) release(db string, conn *pgx.Conn) {
 	p.mu.Lock()
 	keep := !p.closed && p.waiting == 0 && !conn.IsClosed() && conn.PgConn().TxStatus() == 'I'
 	if keep {

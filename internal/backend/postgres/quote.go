@@ -37,7 +37,7 @@ func qualified(schema, name string) string { return ident(schema) + "." + ident(
 
 // literal quotes s as a string literal that means the same whatever
 // standard_conforming_strings says: like libpq's PQescapeLiteral, a value with a
-// backslash uses the E'' form with backslashes doubled.
+// backslash uses the E” form with backslashes doubled.
 func literal(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "")
 	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
@@ -45,13 +45,4 @@ func literal(s string) string {
 		return " E" + strings.ReplaceAll(q, `\`, `\\`)
 	}
 	return q
-}
-
-// identList quotes and joins names.
-func identList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = ident(n)
-	}
-	return strings.Join(q, ", ")
 }

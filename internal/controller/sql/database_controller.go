@@ -53,11 +53,12 @@ func (e *databaseExternal) Observe(ctx context.Context) (managed.Observation, er
 	return managed.Observation(obs), err
 }
 
-func (e *databaseExternal) Apply(ctx context.Context) error { return e.engine.ApplyDatabase(ctx, e.spec) }
+func (e *databaseExternal) Apply(ctx context.Context) error {
+	return e.engine.ApplyDatabase(ctx, e.spec)
+}
 
 func (e *databaseExternal) Delete(ctx context.Context) error {
 	return e.engine.DeleteDatabase(ctx, e.spec.Name)
 }
 
 func (e *databaseExternal) Publish(context.Context) error { return nil }
-

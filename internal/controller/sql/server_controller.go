@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,7 +80,8 @@ func (r *ServerReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	var result reconcile.Result
 	if err != nil {
 		reason, message := backenderr.ReasonBackendError, err.Error()
-		if rs, ok := err.(*managed.Reasoned); ok {
+		var rs *managed.Reasoned
+		if errors.As(err, &rs) {
 			reason, message = rs.Reason, rs.Message
 		} else if be, ok := backenderr.As(err); ok {
 			reason, message = be.Reason, be.Message

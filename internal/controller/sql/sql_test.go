@@ -348,7 +348,9 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 	t.Cleanup(func() { _ = own.Close() })
 	f := newFixtureOn(t, own)
 	name := f.uniq("survivor")
-	u := f.user(name, func(u *sqlv1.DatabaseUser) { u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Access: sqlv1.AccessReadOnly}} })
+	u := f.user(name, func(u *sqlv1.DatabaseUser) {
+		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Access: sqlv1.AccessReadOnly}}
+	})
 	f.create(u)
 	f.waitReady(u)
 
