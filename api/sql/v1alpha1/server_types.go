@@ -109,8 +109,8 @@ type DatabaseServerList struct {
 }
 
 // ClusterDatabaseServerSpec is a DatabaseServerSpec shared across namespaces.
-// +kubebuilder:validation:XValidation:rule="self.adminCredentials.secretRef.namespace != ”",message="adminCredentials.secretRef.namespace is required on a cluster-scoped server"
-// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.namespace != ”",message="tls.caSecretRef.namespace is required on a cluster-scoped server"
+// +kubebuilder:validation:XValidation:rule="size(self.adminCredentials.secretRef.namespace) > 0",message="adminCredentials.secretRef.namespace is required on a cluster-scoped server"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || size(self.tls.caSecretRef.namespace) > 0",message="tls.caSecretRef.namespace is required on a cluster-scoped server"
 type ClusterDatabaseServerSpec struct {
 	DatabaseServerSpec `json:",inline"`
 	// allowedNamespaces admits namespaces whose objects may use this server.
