@@ -212,8 +212,8 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 	return reconcile.Result{}, nil
 }
 
-// conflicting returns a description of an older object claiming the same
-// backend object, or "". The oldest claimant wins; ties go by UID.
+// conflicting returns a description of another object that wins the claim
+// on the same backend object, or "".
 func (r *Reconciler[T, L]) conflicting(ctx context.Context, obj T) (string, error) {
 	list := r.NewList()
 	if err := r.Client.List(ctx, list, client.MatchingFields{ClaimIndex: obj.ClaimKey()}); err != nil {
@@ -223,13 +223,27 @@ func (r *Reconciler[T, L]) conflicting(ctx context.Context, obj T) (string, erro
 		if o.GetUID() == obj.GetUID() {
 			continue
 		}
-		theirs, mine := o.GetCreationTimestamp(), obj.GetCreationTimestamp()
-		older := theirs.Before(&mine) || (theirs.Equal(&mine) && o.GetUID() < obj.GetUID())
-		if older {
+		if beats(o, obj) {
 			return fmt.Sprintf("%s %s/%s", r.Kind, o.GetNamespace(), o.GetName()), nil
 		}
 	}
 	return "", nil
+}
+
+// beats reports whether claimant a wins over b: one that already created or
+// adopted the backend object wins; otherwise the older one (creation times
+// have one-second resolution), then the lower UID.
+func beats(a, b Object) bool {
+	aHolds := a.ManagedStatus().Managed || a.ManagedStatus().CreatePending
+	bHolds := b.ManagedStatus().Managed || b.ManagedStatus().CreatePending
+	if aHolds != bHolds {
+		return aHolds
+	}
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.GetUID() < b.GetUID()
 }
 
 func (r *Reconciler[T, L]) observe(ctx context.Context, ext External) (Observation, error) {

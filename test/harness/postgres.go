@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Postgres is a private PostgreSQL server.
@@ -143,7 +145,22 @@ func (p *Postgres) Start(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	p.cmd, p.done = cmd, done
-	return waitTCP(ctx, p.Host, p.Port, done, filepath.Join(p.Dir, "postgres.log"))
+	if err := waitTCP(ctx, p.Host, p.Port, done, filepath.Join(p.Dir, "postgres.log")); err != nil {
+		return err
+	}
+	// The port opens before recovery ends; wait until a session works.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := pgx.Connect(ctx, p.URL("postgres"))
+		if err == nil {
+			c.Close(ctx)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres does not accept sessions: %s", err.Error())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Stop shuts the server down (fast shutdown: sessions are disconnected).

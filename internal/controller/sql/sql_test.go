@@ -45,16 +45,15 @@ func TestServerReadyAndCredentialChange(t *testing.T) {
 	f.g.Expect(srv.Status.Version).NotTo(BeEmpty())
 
 	// A wrong password in the Secret is picked up and reported.
-	secret := &corev1.Secret{}
-	f.g.Expect(k8s.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "pg-admin"}, secret)).To(Succeed())
-	secret.Data["password"] = []byte("wrong")
-	secret.Labels = map[string]string{"backend-operator.dev/watch": "true"} // picked up at once, not at the next poll
-	f.g.Expect(k8s.Update(f.ctx, secret)).To(Succeed())
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "pg-admin"}}
+	f.g.Expect(update(f, secret, func(s *corev1.Secret) {
+		s.Data["password"] = []byte("wrong")
+		s.Labels = map[string]string{"backend-operator.dev/watch": "true"} // picked up at once, not at the next poll
+	})).To(Succeed())
 	c := f.waitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
 	f.g.Expect(c.Message).NotTo(ContainSubstring("wrong"))
 
-	secret.Data["password"] = []byte(pg.AdminPassword)
-	f.g.Expect(k8s.Update(f.ctx, secret)).To(Succeed())
+	f.g.Expect(update(f, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(pg.AdminPassword) })).To(Succeed())
 	f.waitReady(srv)
 
 	// A missing Secret is reported as such.
@@ -99,9 +98,10 @@ func TestDatabaseLifecycle(t *testing.T) {
 	again := f.database(name)
 	f.create(again)
 	f.waitReason(again, metav1.ConditionFalse, managed.ReasonAlreadyExists)
-	again.Spec.AdoptExisting = true
-	again.Spec.DeletionPolicy = common.DeletionDelete
-	f.g.Expect(k8s.Update(f.ctx, again)).To(Succeed())
+	f.g.Expect(update(f, again, func(d *sqlv1.Database) {
+		d.Spec.AdoptExisting = true
+		d.Spec.DeletionPolicy = common.DeletionDelete
+	})).To(Succeed())
 	f.waitReady(again)
 
 	// Delete with Delete drops it.
@@ -148,13 +148,13 @@ func TestUserLifecycle(t *testing.T) {
 	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(7))
 
 	// Update: add a grant on billing, drop write access, change the connection limit.
-	f.g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(u), u)).To(Succeed())
-	u.Spec.ConnectionLimit = 3
-	u.Spec.Grants = []sqlv1.Grant{
-		{Database: dbName, Access: sqlv1.AccessReadOnly, Schema: "public"},
-		{Database: dbName, Schema: "billing", Tables: []string{"invoices"}, Privileges: []string{"SELECT"}},
-	}
-	f.g.Expect(k8s.Update(f.ctx, u)).To(Succeed())
+	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) {
+		u.Spec.ConnectionLimit = 3
+		u.Spec.Grants = []sqlv1.Grant{
+			{Database: dbName, Access: sqlv1.AccessReadOnly, Schema: "public"},
+			{Database: dbName, Schema: "billing", Tables: []string{"invoices"}, Privileges: []string{"SELECT"}},
+		}
+	})).To(Succeed())
 	f.waitReady(u)
 	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(3))
 	conn, _, err = f.secretLogin("app-db")
@@ -225,8 +225,7 @@ func TestConflictAndAdoption(t *testing.T) {
 	f.waitReason(u, metav1.ConditionFalse, managed.ReasonAlreadyExists)
 	f.stays(u, managed.ReasonAlreadyExists)
 	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(4))
-	u.Spec.AdoptExisting = true
-	f.g.Expect(k8s.Update(f.ctx, u)).To(Succeed())
+	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.AdoptExisting = true })).To(Succeed())
 	f.waitReady(u)
 	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(-1))
 	conn, _, err := f.secretLogin(u.Name + "-connection")
@@ -261,8 +260,7 @@ func TestClusterServerNamespaces(t *testing.T) {
 	f.g.Expect(databaseExists(t, f.uniq("refused"))).To(BeFalse())
 
 	// Admitting the namespace later lets the object proceed.
-	refused.Labels = map[string]string{"team": "payments"}
-	f.g.Expect(k8s.Update(f.ctx, refused)).To(Succeed())
+	f.g.Expect(update(f, refused, func(n *corev1.Namespace) { n.Labels = map[string]string{"team": "payments"} })).To(Succeed())
 	f.waitReady(no)
 	f.delete(ok)
 	f.waitGone(ok)
@@ -274,15 +272,13 @@ func TestAdmission(t *testing.T) {
 	u := f.user(f.uniq("immutable"))
 	f.create(u)
 	f.waitReady(u)
-	u.Spec.Name = f.uniq("renamed")
-	err := k8s.Update(f.ctx, u)
+	err := update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.Name = f.uniq("renamed") })
 	f.g.Expect(err).To(MatchError(ContainSubstring("spec.name is immutable")))
 
 	// Adding spec.name equal to metadata.name is not a change.
 	d := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: f.ns}, Spec: sqlv1.DatabaseSpec{ServerRef: f.server}}
 	f.create(d)
-	d.Spec.Name = "plain"
-	f.g.Expect(k8s.Update(f.ctx, d)).To(Succeed())
+	f.g.Expect(update(f, d, func(d *sqlv1.Database) { d.Spec.Name = "plain" })).To(Succeed())
 
 	cases := []struct {
 		reason string

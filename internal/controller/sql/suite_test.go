@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -241,6 +242,18 @@ func (f *fixture) secretLogin(name string) (*pgx.Conn, *corev1.Secret, error) {
 		return nil, s, errors.New("login with the Secret's uri: " + err.Error())
 	}
 	return c, s, nil
+}
+
+// update re-reads obj, applies mutate and writes it, retrying on conflicts
+// with the operator's own writes.
+func update[T client.Object](f *fixture, obj T, mutate func(T)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return k8s.Update(f.ctx, obj)
+	})
 }
 
 func (f *fixture) delete(obj client.Object) {
