@@ -86,8 +86,11 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 		st.BackendName = obj.BackendName()
 	}
 
+	// The deferred patch diffs against what the server holds; an intermediate
+	// status write moves that base forward.
+	base := &before
 	defer func() {
-		if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
+		if perr := r.patchStatus(ctx, *base, obj); perr != nil && err == nil {
 			err = perr
 		}
 	}()
@@ -98,10 +101,10 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(ctx, obj)
 	}
-	return r.reconcile(ctx, obj)
+	return r.reconcile(ctx, obj, base)
 }
 
-func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Result, error) {
+func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T, base *T) (reconcile.Result, error) {
 	st := obj.ManagedStatus()
 	if other, err := r.conflicting(ctx, obj); err != nil {
 		return reconcile.Result{}, err
@@ -150,6 +153,7 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 			if err := r.Client.Status().Update(ctx, obj); err != nil {
 				return reconcile.Result{}, fmt.Errorf("record create intent: %w", err)
 			}
+			*base = obj.DeepCopyObject().(T)
 		}
 		if err := r.apply(ctx, ext); err != nil {
 			return r.report(ctx, obj, err)

@@ -5,6 +5,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -43,6 +44,13 @@ type Config struct {
 	LeaderElection   bool
 	LeaderElectionNS string
 	SQL              sql.Options
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero
+	// keeps controller-runtime's defaults.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// KeepLeaseOnStop keeps the lease when the manager stops, as a crash would.
+	KeepLeaseOnStop bool
+	// Restartable allows building several managers in one process (tests).
+	Restartable bool
 }
 
 // New returns a manager with every controller registered.
@@ -54,19 +62,31 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	restCfg = rest.CopyConfig(restCfg)
+	if restCfg.QPS == 0 {
+		// No client-side throttling: rely on API Priority and Fairness, as
+		// controller-runtime's own config loader does.
+		restCfg.QPS = -1
+	}
+	opts := ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsserver.Options{BindAddress: orDefault(cfg.MetricsAddr, "0")},
 		HealthProbeBindAddress:        orDefault(cfg.ProbeAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
 		LeaderElectionID:              "backend-operator.backend-operator.dev",
 		LeaderElectionNamespace:       cfg.LeaderElectionNS,
-		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionReleaseOnCancel: !cfg.KeepLeaseOnStop,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(*watched)},
 		}},
-		Client: client.Options{Cache: &client.CacheOptions{Unstructured: false}},
-	})
+	}
+	if cfg.LeaseDuration > 0 {
+		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = &cfg.LeaseDuration, &cfg.RenewDeadline, &cfg.RetryPeriod
+	}
+	if cfg.Restartable {
+		opts.Controller.SkipNameValidation = &cfg.Restartable
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}

@@ -257,24 +257,22 @@ func (e *Engine) readDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) 
 		st.exists = err == nil
 		return err
 	})
-	if err != nil || !st.exists || !allowConn {
+	if err != nil || !st.exists || !allowConn || len(spec.Schemas)+len(spec.Extensions) == 0 {
 		return st, err
 	}
 	err = e.with(ctx, spec.Name, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = ANY($1)`, spec.Schemas)
-		if err != nil {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = ANY($1)`, spec.Schemas).Query(func(rows pgx.Rows) error {
+			var name, owner string
+			_, err := pgx.ForEachRow(rows, []any{&name, &owner}, func() error { st.schemas[name] = owner; return nil })
 			return err
-		}
-		var name, owner string
-		if _, err := pgx.ForEachRow(rows, []any{&name, &owner}, func() error { st.schemas[name] = owner; return nil }); err != nil {
+		})
+		b.Queue(`SELECT extname FROM pg_extension WHERE extname = ANY($1)`, spec.Extensions).Query(func(rows pgx.Rows) error {
+			var name string
+			_, err := pgx.ForEachRow(rows, []any{&name}, func() error { st.extensions[name] = true; return nil })
 			return err
-		}
-		rows, err = c.Query(ctx, `SELECT extname FROM pg_extension`)
-		if err != nil {
-			return err
-		}
-		_, err = pgx.ForEachRow(rows, []any{&name}, func() error { st.extensions[name] = true; return nil })
-		return err
+		})
+		return c.SendBatch(ctx, b).Close()
 	})
 	return st, err
 }
@@ -334,9 +332,9 @@ func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec)
 		if err := e.exec(ctx, e.cfg.AdminDatabase, createDatabaseSQL(spec)); err != nil {
 			return err
 		}
-		if st, err = e.readDatabase(ctx, spec); err != nil {
-			return err
-		}
+		// A new database has the declared owner; its schemas and extensions
+		// are created idempotently below.
+		st = dbState{exists: true, owner: owner, schemas: map[string]string{}, extensions: map[string]bool{}}
 	}
 	var admin, inDB []string
 	if st.owner != owner {
@@ -416,38 +414,45 @@ func (e *Engine) readRole(ctx context.Context, name string) (roleState, error) {
 	}
 	var st roleState
 	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		q := `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles WHERE rolname = $1`
-		if super {
-			q = `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid WHERE rolname = $1`
+		return readRoleOn(ctx, c, name, super, &st)
+	})
+	return st, err
+}
+
+// readRoleOn reads a role's attributes, memberships and the databases where it
+// holds privileges in one round trip.
+func readRoleOn(ctx context.Context, c *pgx.Conn, name string, super bool, st *roleState) error {
+	q := `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles WHERE rolname = $1`
+	if super {
+		q = `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid WHERE rolname = $1`
+	}
+	b := &pgx.Batch{}
+	b.Queue(q, name).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			st.exists = true
+			if err := rows.Scan(&st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier); err != nil {
+				return err
+			}
 		}
-		err := c.QueryRow(ctx, q, name).Scan(&st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		st.exists = true
-		rows, err := c.Query(ctx, `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = $1 ORDER BY 1`, st.oid)
-		if err != nil {
-			return err
-		}
-		if st.memberOf, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
-		}
-		rows, err = c.Query(ctx, `
-SELECT d.datname FROM pg_database d
+		return rows.Err()
+	})
+	b.Queue(`SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, name).Query(func(rows pgx.Rows) error {
+		var err error
+		st.memberOf, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	b.Queue(`
+SELECT d.datname FROM pg_database d, (SELECT oid FROM pg_roles WHERE rolname = $1) r
 WHERE d.datallowconn AND (
-  d.oid IN (SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1 AND s.deptype = 'a')
-  OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = $1))
-ORDER BY 1`, st.oid)
-		if err != nil {
-			return err
-		}
+  d.oid IN (SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid AND s.deptype = 'a')
+  OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = r.oid))
+ORDER BY 1`, name).Query(func(rows pgx.Rows) error {
+		var err error
 		st.databases, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	return st, err
+	return c.SendBatch(ctx, b).Close()
 }
 
 // roleDrift lists attribute and membership differences (not privileges).
@@ -492,39 +497,42 @@ func grantDatabases(spec sqlengine.UserSpec, st roleState) []string {
 	return slices.Compact(dbs)
 }
 
-// privilegePlan reads one database's catalog and the role's privileges in it
-// and returns the changes needed. A declared database that does not exist is
-// reported as missing.
-func (e *Engine) privilegePlan(ctx context.Context, role string, oid uint32, grants []sqlengine.Grant, db string) ([]privChange, error) {
-	var exists, allowConn bool
-	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT datallowconn FROM pg_database WHERE datname = $1`, db).Scan(&allowConn)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		exists = err == nil
+// privilegePlan reads one database's catalog and the role's privileges in it,
+// in one round trip on c (connected to that database), and returns the
+// changes needed.
+func privilegePlan(ctx context.Context, c *pgx.Conn, role string, grants []sqlengine.Grant) ([]privChange, error) {
+	db := c.Config().Database
+	cat := catalog{Database: db}
+	have := privSet{}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&cat.Owner)
+	})
+	b.Queue(`SELECT n.nspname FROM pg_namespace n WHERE ` + systemSchemas + ` ORDER BY 1`).Query(func(rows pgx.Rows) error {
+		var err error
+		cat.Schemas, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if !exists {
-		return nil, backenderr.New(backenderr.ReasonDependencyMissing, fmt.Sprintf("database %q does not exist yet", db), nil)
-	}
-	if !allowConn {
-		return nil, nil
-	}
-	var cat catalog
-	have := privSet{}
-	err = e.with(ctx, db, func(c *pgx.Conn) error {
-		var err error
-		cat, err = readCatalog(ctx, c, db)
-		if err != nil {
-			return err
-		}
-		return readPrivileges(ctx, c, oid, have)
+	b.Queue(`
+SELECT n.nspname, c.relname, c.relkind = 'S'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ` + systemSchemas + ` ORDER BY 1, 2`).Query(func(rows pgx.Rows) error {
+		var r relation
+		_, err := pgx.ForEachRow(rows, []any{&r.Schema, &r.Name, &r.Sequence}, func() error {
+			cat.Relations = append(cat.Relations, r)
+			return nil
+		})
+		return err
 	})
-	if err != nil {
+	b.Queue(privilegesQuery, role).Query(func(rows pgx.Rows) error {
+		var kind, schema, name, defType, priv string
+		_, err := pgx.ForEachRow(rows, []any{&kind, &schema, &name, &defType, &priv}, func() error {
+			have.add(privKey{Kind: objKind(kind), Schema: schema, Name: name, DefType: defType}, priv)
+			return nil
+		})
+		return err
+	})
+	if err := c.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	want, err := desiredPrivileges(role, grants, cat)
@@ -536,61 +544,35 @@ func (e *Engine) privilegePlan(ctx context.Context, role string, oid uint32, gra
 
 const systemSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'`
 
-func readCatalog(ctx context.Context, c *pgx.Conn, db string) (catalog, error) {
-	cat := catalog{Database: db}
-	if err := c.QueryRow(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()`).Scan(&cat.Owner); err != nil {
-		return cat, err
-	}
-	rows, err := c.Query(ctx, `SELECT n.nspname FROM pg_namespace n WHERE `+systemSchemas+` ORDER BY 1`)
-	if err != nil {
-		return cat, err
-	}
-	if cat.Schemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return cat, err
-	}
-	rows, err = c.Query(ctx, `
-SELECT n.nspname, c.relname, c.relkind = 'S'
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND `+systemSchemas+` ORDER BY 1, 2`)
-	if err != nil {
-		return cat, err
-	}
-	var r relation
-	_, err = pgx.ForEachRow(rows, []any{&r.Schema, &r.Name, &r.Sequence}, func() error {
-		cat.Relations = append(cat.Relations, r)
-		return nil
-	})
-	return cat, err
-}
-
-// readPrivileges adds the role's privileges in the connected database to have.
+// privilegesQuery lists the role's privileges in the connected database.
 // Privileges on objects the role owns are left out.
-func readPrivileges(ctx context.Context, c *pgx.Conn, oid uint32, have privSet) error {
-	rows, err := c.Query(ctx, `
+const privilegesQuery = `
+WITH r AS (SELECT oid FROM pg_roles WHERE rolname = $1)
 SELECT 'database', '', d.datname, '', a.privilege_type
-  FROM pg_database d, aclexplode(d.datacl) a
-  WHERE d.datname = current_database() AND a.grantee = $1 AND d.datdba <> $1
+  FROM r, pg_database d, aclexplode(d.datacl) a
+  WHERE d.datname = current_database() AND a.grantee = r.oid AND d.datdba <> r.oid
 UNION ALL
 SELECT 'schema', n.nspname, '', '', a.privilege_type
-  FROM pg_namespace n, aclexplode(n.nspacl) a
-  WHERE a.grantee = $1 AND n.nspowner <> $1
+  FROM r, pg_namespace n, aclexplode(n.nspacl) a
+  WHERE a.grantee = r.oid AND n.nspowner <> r.oid
 UNION ALL
 SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, '', a.privilege_type
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
-  WHERE a.grantee = $1 AND c.relowner <> $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  FROM r, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+  WHERE a.grantee = r.oid AND c.relowner <> r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
 UNION ALL
 SELECT 'defaults', coalesce(n.nspname, ''), pg_get_userbyid(d.defaclrole), d.defaclobjtype::text, a.privilege_type
-  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
-  WHERE a.grantee = $1 AND d.defaclrole <> $1 AND d.defaclobjtype IN ('r', 'S', 'n')`, oid)
-	if err != nil {
+  FROM r, pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+  WHERE a.grantee = r.oid AND d.defaclrole <> r.oid AND d.defaclobjtype IN ('r', 'S', 'n')`
+
+// planIn connects to db and returns the changes needed there.
+func (e *Engine) planIn(ctx context.Context, db, role string, grants []sqlengine.Grant) ([]privChange, error) {
+	var changes []privChange
+	err := e.with(ctx, db, func(c *pgx.Conn) error {
+		var err error
+		changes, err = privilegePlan(ctx, c, role, grants)
 		return err
-	}
-	var kind, schema, name, defType, priv string
-	_, err = pgx.ForEachRow(rows, []any{&kind, &schema, &name, &defType, &priv}, func() error {
-		have.add(privKey{Kind: objKind(kind), Schema: schema, Name: name, DefType: defType}, priv)
-		return nil
 	})
-	return err
+	return changes, err
 }
 
 // ObserveUser reports whether the role exists and every difference from spec.
@@ -601,7 +583,7 @@ func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec) (sqle
 	}
 	drift := roleDrift(spec, st, true)
 	for _, db := range grantDatabases(spec, st) {
-		changes, err := e.privilegePlan(ctx, spec.Name, st.oid, spec.Grants, db)
+		changes, err := e.planIn(ctx, db, spec.Name, spec.Grants)
 		if err != nil {
 			if be, ok := backenderr.As(err); ok && be.Reason == backenderr.ReasonDependencyMissing {
 				drift = append(drift, be.Message)
@@ -653,27 +635,26 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err := e.execTx(ctx, e.cfg.AdminDatabase, stmts); err != nil {
 		return err
 	}
-	if !st.exists {
-		if st, err = e.readRole(ctx, spec.Name); err != nil {
-			return err
-		}
-	}
-	return e.applyPrivileges(ctx, spec.Name, st.oid, spec.Grants, grantDatabases(spec, st))
+	return e.applyPrivileges(ctx, spec.Name, spec.Grants, grantDatabases(spec, st))
 }
 
 // applyPrivileges brings the role's privileges in each database to the
-// declared set by diff, one transaction per database.
-func (e *Engine) applyPrivileges(ctx context.Context, role string, oid uint32, grants []sqlengine.Grant, dbs []string) error {
+// declared set by diff: one session per database that reads, compares and
+// writes in one transaction.
+func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqlengine.Grant, dbs []string) error {
 	for _, db := range dbs {
-		changes, err := e.privilegePlan(ctx, role, oid, grants, db)
+		err := e.with(ctx, db, func(c *pgx.Conn) error {
+			changes, err := privilegePlan(ctx, c, role, grants)
+			if err != nil || len(changes) == 0 {
+				return err
+			}
+			stmts := make([]string, len(changes))
+			for i, ch := range changes {
+				stmts[i] = privilegeStatement(role, ch)
+			}
+			return sendAtomic(ctx, c, stmts)
+		})
 		if err != nil {
-			return err
-		}
-		stmts := make([]string, len(changes))
-		for i, c := range changes {
-			stmts[i] = privilegeStatement(role, c)
-		}
-		if err := e.execTx(ctx, db, stmts); err != nil {
 			return err
 		}
 	}
@@ -710,7 +691,7 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 			"role %q still owns objects (%s); reassign them (REASSIGN OWNED BY %s TO <role> in each database) or drop them, and the deletion completes; or set deletionPolicy: Retain",
 			name, strings.Join(owned, ", "), ident(name))}
 	}
-	if err := e.applyPrivileges(ctx, name, st.oid, nil, st.databases); err != nil {
+	if err := e.applyPrivileges(ctx, name, nil, st.databases); err != nil {
 		return err
 	}
 	return e.exec(ctx, e.cfg.AdminDatabase, "DROP ROLE IF EXISTS "+ident(name))
@@ -760,13 +741,19 @@ func (e *Engine) execTx(ctx context.Context, db string, stmts []string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
-	return e.with(ctx, db, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			b := &pgx.Batch{}
-			for _, s := range stmts {
-				b.Queue(s)
-			}
-			return tx.SendBatch(ctx, b).Close()
-		})
-	})
+	return e.with(ctx, db, func(c *pgx.Conn) error { return sendAtomic(ctx, c, stmts) })
+}
+
+// sendAtomic sends statements as one pipelined batch. The extended protocol
+// runs everything up to the batch's single Sync as one implicit transaction:
+// all statements apply or none, in one round trip.
+func sendAtomic(ctx context.Context, c *pgx.Conn, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s)
+	}
+	return c.SendBatch(ctx, b).Close()
 }

@@ -336,3 +336,22 @@ func TestPoolBound(t *testing.T) {
 		t.Fatalf("peak connections %d above the bound 2", peak)
 	}
 }
+
+// TestBatchIsAtomic pins the property sendAtomic relies on: a failing
+// statement undoes the ones before it in the same batch.
+func TestBatchIsAtomic(t *testing.T) {
+	ctx := testCtx(t)
+	c, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	err = sendAtomic(ctx, c, []string{`CREATE ROLE atomic_probe`, `GRANT no_such_role TO atomic_probe`})
+	if err == nil {
+		t.Fatal("the batch succeeded")
+	}
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname = 'atomic_probe'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the first statement survived the failed batch (count %d, %v)", n, err)
+	}
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -67,7 +68,7 @@ func (p *pool) acquire(ctx context.Context, db string) (*pgx.Conn, error) {
 		}
 		if victim, ok := p.popAnyIdle(); ok {
 			p.mu.Unlock()
-			_ = victim.Close(context.Background())
+			closeAndWait(victim)
 			return p.dial(ctx, db) // the victim's slot passes to the new connection
 		}
 		p.waiting++
@@ -108,7 +109,7 @@ func (p *pool) release(db string, conn *pgx.Conn) {
 	}
 	p.mu.Unlock()
 	if !keep {
-		_ = conn.Close(context.Background())
+		closeAndWait(conn)
 		<-p.slots
 	}
 }
@@ -122,7 +123,7 @@ func (p *pool) popIdle(db string) (*pgx.Conn, bool) {
 		if time.Since(ic.since) < maxIdleTime && !ic.conn.IsClosed() {
 			return ic.conn, true
 		}
-		_ = ic.conn.Close(context.Background())
+		closeAndWait(ic.conn)
 		<-p.slots
 	}
 	return nil, false
@@ -154,7 +155,7 @@ func (p *pool) close() {
 	p.mu.Unlock()
 	for _, conns := range idle {
 		for _, ic := range conns {
-			_ = ic.conn.Close(context.Background())
+			closeAndWait(ic.conn)
 			<-p.slots
 		}
 	}
@@ -167,7 +168,29 @@ func (p *pool) closeIdle(db string) {
 	delete(p.idle, db)
 	p.mu.Unlock()
 	for _, ic := range conns {
-		_ = ic.conn.Close(context.Background())
+		closeAndWait(ic.conn)
 		<-p.slots
 	}
+}
+
+// closeAndWait ends the session and waits until the server closes the socket,
+// that is until the backend process has exited. Only then is its slot free:
+// the server never sees more than max sessions from this pool, not even for
+// the moment a closing backend lingers.
+func closeAndWait(conn *pgx.Conn) {
+	if conn.IsClosed() {
+		return
+	}
+	h, err := conn.PgConn().Hijack()
+	if err != nil {
+		_ = conn.Close(context.Background())
+		return
+	}
+	nc := h.Conn
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := nc.Write([]byte{'X', 0, 0, 0, 4}); err != nil { // Terminate
+		return
+	}
+	_, _ = io.Copy(io.Discard, nc)
 }

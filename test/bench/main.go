@@ -1,0 +1,416 @@
+// Command bench measures the operator end to end: it starts a local control
+// plane and private backends, runs the operator in-process, creates N objects
+// per workload and prints a table (and writes the same figures as JSON).
+// `make bench` runs it; `make bench BENCH_ARGS="-n 1000"` scales it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/backend-operator/backend-operator/internal/controller/sql"
+	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/internal/operator"
+)
+
+type options struct {
+	n           int
+	poll        time.Duration
+	steady      time.Duration
+	secrets     int
+	jsonPath    string
+	concurrency int
+	timeout     time.Duration
+	debug       bool
+}
+
+// result holds one workload's figures.
+type result struct {
+	Workload            string             `json:"workload"`
+	N                   int                `json:"n"`
+	Objects             int                `json:"objects"`
+	CreateToReadySec    float64            `json:"createToReadySeconds"`
+	ObjectsPerSec       float64            `json:"objectsPerSecond"`
+	FloorSec            float64            `json:"floorSeconds"`
+	Ratio               float64            `json:"operatorToFloorRatio"`
+	PeakConnections     int                `json:"peakBackendConnections"`
+	MaxConnections      int                `json:"maxConnections"`
+	APIRequestsPerObj   float64            `json:"apiRequestsPerObject"`
+	APIWritesPerObj     float64            `json:"apiWritesPerObject"`
+	HeapMiB             float64            `json:"heapMiB"`
+	RSSMiB              float64            `json:"rssMiB"`
+	DriftRepairSec      map[string]float64 `json:"driftRepairSeconds"`
+	SteadyCPUSec        float64            `json:"steadyCPUSeconds"`
+	SteadyQueriesPerMin float64            `json:"steadyBackendQueriesPerMinute"`
+	SteadyAPIWrites     int64              `json:"steadyAPIWrites"`
+}
+
+type report struct {
+	Results          []result `json:"results"`
+	SecretsHeapMiB   float64  `json:"unrelatedSecretsHeapDeltaMiB"`
+	UnrelatedSecrets int      `json:"unrelatedSecrets"`
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 100, "objects of each kind per workload")
+	flag.DurationVar(&o.poll, "poll", time.Minute, "the operator's drift poll interval")
+	flag.DurationVar(&o.steady, "steady", time.Minute, "length of the steady-state window")
+	flag.IntVar(&o.secrets, "secrets", 1000, "unrelated Secrets created to measure their cost in heap")
+	flag.StringVar(&o.jsonPath, "json", "bench-results.json", "where to write the figures as JSON")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "the operator's reconciles per kind at once")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when objects are not Ready by then")
+	flag.BoolVar(&o.debug, "debug", false, "list the API writes seen in the steady state")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// apiCounter counts the operator's API requests.
+type apiCounter struct {
+	reads, writes, watches atomic.Int64
+	// writePaths, when set, records what was written (for -debug).
+	writePaths sync.Map
+	debug      atomic.Bool
+}
+
+func (c *apiCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true":
+			c.watches.Add(1)
+		case r.Method == http.MethodGet:
+			c.reads.Add(1)
+		default:
+			c.writes.Add(1)
+			if c.debug.Load() {
+				n, loaded := c.writePaths.LoadOrStore(r.Method+" "+r.URL.Path, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+				if !loaded && r.GetBody != nil {
+					if b, err := r.GetBody(); err == nil {
+						data, _ := io.ReadAll(b)
+						fmt.Printf("   steady write body %s %s\n", r.URL.Path, data)
+					}
+				}
+			}
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func run(o options) error {
+	ctrl.SetLogger(zap.New(zap.WriteTo(discard{})))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	fmt.Println(">> starting the control plane")
+	env := &envtest.Environment{CRDDirectoryPaths: []string{"config/crd/bases"}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start control plane: %w", err)
+	}
+	defer env.Stop() //nolint:errcheck
+	cfg.QPS, cfg.Burst = -1, 0
+
+	counter := &apiCounter{}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(counter.wrap)
+	mgr, err := operator.New(ctx, opCfg, operator.Config{SQL: sql.Options{
+		Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
+	if err != nil {
+		return err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+
+	rep := report{UnrelatedSecrets: o.secrets}
+	for _, w := range workloads() {
+		fmt.Printf(">> workload %s, N=%d\n", w.name(), o.n)
+		res, err := measure(ctx, c, counter, w, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.name(), err)
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	if o.secrets > 0 {
+		fmt.Printf(">> %d unrelated Secrets\n", o.secrets)
+		if rep.SecretsHeapMiB, err = unrelatedSecrets(ctx, c, o.secrets); err != nil {
+			return err
+		}
+	}
+	print(rep)
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	return os.WriteFile(o.jsonPath, data, 0o644)
+}
+
+// workload is one backend's share of the benchmark.
+type workload interface {
+	name() string
+	// setup starts the backend and returns the namespace with a Ready server.
+	setup(ctx context.Context, c client.Client) (ns string, err error)
+	// floor runs the hand-written sequential script for n objects.
+	floor(ctx context.Context, n int) (time.Duration, error)
+	// objects returns the 2n objects to create in ns.
+	objects(ns string, n int) []client.Object
+	connections(ctx context.Context) (int, error)
+	maxConnections() int
+	queries(ctx context.Context) (int64, error)
+	// drift makes out-of-band changes and returns, per change, a function
+	// that reports whether it was repaired.
+	drift(ctx context.Context, n int) (map[string]func() bool, error)
+	close()
+}
+
+func measure(ctx context.Context, c client.Client, counter *apiCounter, w workload, o options) (result, error) {
+	res := result{Workload: w.name(), N: o.n, MaxConnections: w.maxConnections(), DriftRepairSec: map[string]float64{}}
+	defer w.close()
+	ns, err := w.setup(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	floor, err := w.floor(ctx, o.n)
+	if err != nil {
+		return res, fmt.Errorf("floor: %w", err)
+	}
+	res.FloorSec = floor.Seconds()
+
+	objs := w.objects(ns, o.n)
+	res.Objects = len(objs)
+	reads0, writes0 := counter.reads.Load(), counter.writes.Load()
+	peak := atomic.Int64{}
+	var sampling atomic.Bool
+	sampling.Store(true)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for sampling.Load() {
+			if n, err := w.connections(ctx); err == nil && int64(n) > peak.Load() {
+				peak.Store(int64(n))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	stopSampling := func() { sampling.Store(false); <-sampled }
+	start := time.Now()
+	for _, obj := range objs {
+		if err := c.Create(ctx, obj); err != nil {
+			stopSampling()
+			return res, err
+		}
+	}
+	if err := waitAllReady(ctx, c, objs, o.timeout); err != nil {
+		stopSampling()
+		return res, err
+	}
+	elapsed := time.Since(start)
+	stopSampling()
+	res.CreateToReadySec = elapsed.Seconds()
+	res.ObjectsPerSec = float64(len(objs)) / elapsed.Seconds()
+	res.Ratio = elapsed.Seconds() / floor.Seconds()
+	res.PeakConnections = int(peak.Load())
+	res.APIRequestsPerObj = float64(counter.reads.Load()-reads0+counter.writes.Load()-writes0) / float64(len(objs))
+	res.APIWritesPerObj = float64(counter.writes.Load()-writes0) / float64(len(objs))
+	res.HeapMiB, res.RSSMiB = memory()
+
+	fmt.Println("   drift repair")
+	checks, err := w.drift(ctx, o.n)
+	if err != nil {
+		return res, fmt.Errorf("drift: %w", err)
+	}
+	driftStart := time.Now()
+	for len(checks) > 0 && time.Since(driftStart) < 3*o.poll {
+		for name, repaired := range checks {
+			if repaired() {
+				res.DriftRepairSec[name] = time.Since(driftStart).Seconds()
+				delete(checks, name)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for name := range checks {
+		res.DriftRepairSec[name] = -1
+	}
+
+	fmt.Printf("   steady state for %s\n", o.steady)
+	cpu0 := cpuSeconds()
+	q0, err := w.queries(ctx)
+	if err != nil {
+		return res, err
+	}
+	w0 := counter.writes.Load()
+	counter.debug.Store(o.debug)
+	time.Sleep(o.steady)
+	counter.debug.Store(false)
+	counter.writePaths.Range(func(k, v any) bool {
+		fmt.Printf("   steady write %s x%d\n", k, v.(*atomic.Int64).Load())
+		return true
+	})
+	q1, err := w.queries(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.SteadyCPUSec = cpuSeconds() - cpu0
+	res.SteadyQueriesPerMin = float64(q1-q0-1) / o.steady.Minutes()
+	res.SteadyAPIWrites = counter.writes.Load() - w0
+	return res, nil
+}
+
+// waitAllReady polls until every object has Ready=True.
+func waitAllReady(ctx context.Context, c client.Client, objs []client.Object, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	pending := append([]client.Object(nil), objs...)
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d objects not Ready after %s, first %s", len(pending), timeout, pending[0].GetName())
+		}
+		next := pending[:0]
+		for _, obj := range pending {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
+			if !isReady(obj) {
+				next = append(next, obj)
+			}
+		}
+		pending = next
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func isReady(obj client.Object) bool {
+	m, ok := obj.(managed.Object)
+	if !ok {
+		return false
+	}
+	for _, c := range m.ManagedStatus().Conditions {
+		if c.Type == managed.ConditionReady && c.Status == metav1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// unrelatedSecrets creates Secrets the operator has no business with and
+// returns the growth of the live heap they cause.
+func unrelatedSecrets(ctx context.Context, c client.Client, n int) (float64, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "unrelated"}}
+	if err := c.Create(ctx, ns); err != nil {
+		return 0, err
+	}
+	before := liveHeap()
+	payload := strings.Repeat("x", 1024)
+	for i := range n {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s" + strconv.Itoa(i), Namespace: ns.Name}, StringData: map[string]string{"data": payload}}
+		if err := c.Create(ctx, s); err != nil {
+			return 0, err
+		}
+	}
+	time.Sleep(3 * time.Second) // give informers a chance to (not) receive them
+	return (liveHeap() - before) / (1 << 20), nil
+}
+
+func liveHeap() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
+}
+
+// memory returns the live heap after GC and the process RSS, in MiB.
+func memory() (heap, rss float64) {
+	heap = liveHeap() / (1 << 20)
+	data, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				rss = kb / 1024
+			}
+		}
+	}
+	return heap, rss
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func print(rep report) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "\nworkload\tN\tobjects\tcreate->Ready s\tobj/s\tfloor s\tratio\tpeak conns\tmax conns\tAPI req/obj\tAPI writes/obj\theap MiB\tRSS MiB\tsteady CPU s/min\tsteady queries/min\tsteady API writes\t")
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
+			r.Workload, r.N, r.Objects, r.CreateToReadySec, r.ObjectsPerSec, r.FloorSec, r.Ratio, r.PeakConnections, r.MaxConnections,
+			r.APIRequestsPerObj, r.APIWritesPerObj, r.HeapMiB, r.RSSMiB, r.SteadyCPUSec, r.SteadyQueriesPerMin, r.SteadyAPIWrites)
+	}
+	_ = w.Flush()
+	for _, r := range rep.Results {
+		for name, s := range r.DriftRepairSec {
+			fmt.Printf("drift repair %-10s %-28s %.1f s\n", r.Workload, name, s)
+		}
+	}
+	fmt.Printf("heap growth from %d unrelated Secrets: %.2f MiB\n", rep.UnrelatedSecrets, rep.SecretsHeapMiB)
+	printOperationLatency()
+}
+
+// printOperationLatency prints the operator's own backend operation metrics.
+func printOperationLatency() {
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return
+	}
+	for _, f := range families {
+		if f.GetName() != "backend_operator_backend_operation_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			h := m.GetHistogram()
+			if h.GetSampleCount() > 0 {
+				fmt.Printf("backend operation %-8s %-8s count %6d  mean %6.1f ms\n", labels["engine"], labels["operation"],
+					h.GetSampleCount(), 1000*h.GetSampleSum()/float64(h.GetSampleCount()))
+			}
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
