@@ -44,6 +44,10 @@ type DatabaseSpec struct {
 	Template   string
 	Schemas    []string
 	Extensions []string
+	// CharacterSet and Collation are the MySQL database defaults; empty means
+	// the server's. PostgreSQL ignores them.
+	CharacterSet string
+	Collation    string
 }
 
 // Grant gives privileges in one database: a preset (Access) or explicit
@@ -66,6 +70,12 @@ type UserSpec struct {
 	Grants          []Grant
 	CreateDB        bool
 	CreateRole      bool
+	// Host is the MySQL account host pattern; empty means '%'. PostgreSQL
+	// ignores it.
+	Host string
+	// RequireTLS makes MySQL refuse the account's unencrypted logins (REQUIRE
+	// SSL). PostgreSQL ignores it.
+	RequireTLS bool
 }
 
 // Observation is what an adapter found for one object.
