@@ -112,7 +112,9 @@ type Engine interface {
 	ApplyUser(ctx context.Context, spec UserSpec) error
 	// DeleteUser revokes the login's privileges and drops it; a missing login is
 	// not an error. A login that still owns objects is refused with a reason.
-	DeleteUser(ctx context.Context, name string) error
+	// It takes the spec because an account may be more than a name (MySQL's
+	// 'name'@'host').
+	DeleteUser(ctx context.Context, spec UserSpec) error
 
 	// Connection describes how an application reaches a database as user.
 	Connection(user, password, database string) ConnectionInfo
