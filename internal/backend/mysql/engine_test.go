@@ -467,3 +467,34 @@ func TestConnection(t *testing.T) {
 		t.Errorf("JDBC URL = %q, want %q", info.JDBCURL, want)
 	}
 }
+
+// TestQuotingOnTheServer sends every hostile payload through ident and
+// literal to the server, whose global sql_mode has ANSI_QUOTES and
+// NO_BACKSLASH_ESCAPES, and reads back exactly what was sent.
+func TestQuotingOnTheServer(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEngine(t, 1)
+	for _, s := range hostile {
+		if strings.ContainsRune(s, 0) || checkName("x", s, 64) != nil {
+			continue
+		}
+		var got, col string
+		rows, err := e.db.QueryContext(ctx, "SELECT "+literal(s)+" AS "+ident(s))
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		cols, _ := rows.Columns()
+		if len(cols) == 1 {
+			col = cols[0]
+		}
+		for rows.Next() {
+			if err := rows.Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = rows.Close()
+		if got != s || col != s {
+			t.Errorf("literal/ident %q came back as value %q, column %q", s, got, col)
+		}
+	}
+}
