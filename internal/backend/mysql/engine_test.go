@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -21,26 +20,39 @@ import (
 	"github.com/backend-operator/backend-operator/test/harness"
 )
 
-var srv *harness.MariaDB
+var (
+	srv      *harness.MariaDB
+	srvOnce  sync.Once
+	srvStart error
+)
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var err error
-	// A hostile global sql_mode: the adapter must not depend on it.
-	srv, err = harness.StartMariaDB(ctx, "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start MariaDB for the adapter tests:", err)
-		return 1
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if srv != nil {
+		_ = srv.Close()
 	}
-	defer srv.Close() //nolint:errcheck
-	return m.Run()
+	os.Exit(code)
+}
+
+// server starts the private MariaDB on first use, so that the pure tests and
+// fuzz workers run without one. Its global sql_mode is hostile: the adapter
+// must not depend on it.
+func server(t *testing.T) *harness.MariaDB {
+	t.Helper()
+	srvOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		srv, srvStart = harness.StartMariaDB(ctx, "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT")
+	})
+	if srvStart != nil {
+		t.Fatalf("cannot start MariaDB for the adapter tests: %v", srvStart)
+	}
+	return srv
 }
 
 func newEngine(t *testing.T, maxConns int) *Engine {
 	t.Helper()
+	srv := server(t)
 	e, err := Open(sqlengine.Config{Host: srv.Host, Port: srv.Port, Username: srv.AdminUser, Password: srv.AdminPassword, MaxConnections: maxConns})
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +120,7 @@ func TestInfo(t *testing.T) {
 
 func TestLoginFailuresKeepThePasswordOut(t *testing.T) {
 	ctx := testCtx(t)
+	srv := server(t)
 	secret := "s3cret-'\\-password"
 	e, err := Open(sqlengine.Config{Host: srv.Host, Port: srv.Port, Username: srv.AdminUser, Password: secret, MaxConnections: 1})
 	if err != nil {
