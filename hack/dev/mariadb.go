@@ -59,7 +59,7 @@ func loginMariaDB(ctx context.Context, c client.Client) (string, error) {
 	}
 	u, err := url.Parse(string(s.Data["uri"]))
 	if err != nil || u.User == nil {
-		return "", fmt.Errorf("Secret %s: uri is not a mysql:// URL with credentials", mariaAppSecret)
+		return "", fmt.Errorf("secret %s: uri is not a mysql:// URL with credentials", mariaAppSecret)
 	}
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.User, cfg.DBName = "tcp", u.Host, u.User.Username(), strings.TrimPrefix(u.Path, "/")
@@ -67,7 +67,7 @@ func loginMariaDB(ctx context.Context, c client.Client) (string, error) {
 	cfg.Timeout = 10 * time.Second
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return "", fmt.Errorf("Secret %s: uri does not make a driver configuration", mariaAppSecret)
+		return "", fmt.Errorf("secret %s: uri does not make a driver configuration", mariaAppSecret)
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close() //nolint:errcheck

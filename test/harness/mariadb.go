@@ -97,7 +97,7 @@ func StartMariaDB(ctx context.Context, extraArgs ...string) (*MariaDB, error) {
 	initdb := exec.CommandContext(ctx, install, args...)
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("mariadb-install-db: %w\n%s", err, tail(out, 2000))
+		return nil, fmt.Errorf("mariadb-install-db: %w\n%s", err, tail(out, 4000))
 	}
 	// The first start runs an init file: drop the anonymous accounts (they
 	// shadow 'x'@'%' logins from 127.0.0.1), set root's password and create the
@@ -170,12 +170,12 @@ func (m *MariaDB) Start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logPath)
-			return fmt.Errorf("mariadb does not accept the admin login: %s\n%s", err.Error(), tail(out, 2000))
+			return fmt.Errorf("mariadb does not accept the admin login: %s\n%s", err.Error(), tail(out, 4000))
 		}
 		select {
 		case <-done:
 			out, _ := os.ReadFile(logPath)
-			return fmt.Errorf("mariadbd exited during start:\n%s", tail(out, 2000))
+			return fmt.Errorf("mariadbd exited during start:\n%s", tail(out, 4000))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -491,23 +492,33 @@ func TestQuotingOnTheServer(t *testing.T) {
 		if strings.ContainsRune(s, 0) || checkName("x", s, 64) != nil {
 			continue
 		}
-		var got, col string
-		rows, err := e.db.QueryContext(ctx, "SELECT "+literal(s)+" AS "+ident(s))
+		got, col, err := selectAs(ctx, e.db, "SELECT "+literal(s)+" AS "+ident(s))
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}
-		cols, _ := rows.Columns()
-		if len(cols) == 1 {
-			col = cols[0]
-		}
-		for rows.Next() {
-			if err := rows.Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-		}
-		_ = rows.Close()
 		if got != s || col != s {
 			t.Errorf("literal/ident %q came back as value %q, column %q", s, got, col)
 		}
 	}
+}
+
+// selectAs runs a one-row, one-column query and returns the value and the
+// column's name.
+func selectAs(ctx context.Context, db *sql.DB, q string) (value, column string, err error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return "", "", err
+	}
+	defer rows.Close() //nolint:errcheck
+	cols, err := rows.Columns()
+	if err != nil || len(cols) != 1 {
+		return "", "", fmt.Errorf("columns %v: %w", cols, err)
+	}
+	if !rows.Next() {
+		return "", "", fmt.Errorf("no row: %w", rows.Err())
+	}
+	if err := rows.Scan(&value); err != nil {
+		return "", "", err
+	}
+	return value, cols[0], rows.Err()
 }
