@@ -176,6 +176,12 @@ func classify(err error) error {
 		return backenderr.New(backenderr.ReasonBackendError, my.Message, err)
 	}
 	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) {
+		return backenderr.New(backenderr.ReasonUnavailable, "the server's TLS certificate was refused", err)
+	}
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
 		return backenderr.Unavailable(err)

@@ -522,3 +522,98 @@ func selectAs(ctx context.Context, db *sql.DB, q string) (value, column string, 
 	}
 	return value, cols[0], rows.Err()
 }
+
+func TestTLS(t *testing.T) {
+	ctx := testCtx(t)
+	files, err := harness.WriteTLSFiles("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = files.Close() })
+	other, err := harness.WriteTLSFiles("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	tlsSrv, err := harness.StartMariaDB(ctx, files.MariaDBArgs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tlsSrv.Close() })
+
+	open := func(mode string, ca []byte) sqlengine.Engine {
+		e, err := Open(sqlengine.Config{Host: tlsSrv.Host, Port: tlsSrv.Port, Username: tlsSrv.AdminUser, Password: tlsSrv.AdminPassword,
+			MaxConnections: 1, TLSMode: mode, CAPEM: ca})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		t.Cleanup(e.Close)
+		return e
+	}
+	cases := []struct {
+		reason, mode string
+		ca           []byte
+		encrypted    bool
+		wantReason   string
+	}{
+		{"disable talks in the clear", "disable", nil, false, ""},
+		{"require encrypts without checking", "require", nil, true, ""},
+		{"verify-ca checks the chain", "verify-ca", files.CAPEM, true, ""},
+		{"verify-full checks the chain and the address", "verify-full", files.CAPEM, true, ""},
+		{"verify-ca refuses another CA", "verify-ca", other.CAPEM, false, backenderr.ReasonUnavailable},
+		{"verify-full refuses another CA", "verify-full", other.CAPEM, false, backenderr.ReasonUnavailable},
+	}
+	for _, c := range cases {
+		e := open(c.mode, c.ca).(*Engine)
+		_, err := e.Info(ctx)
+		if c.wantReason != "" {
+			if reason(err) != c.wantReason {
+				t.Errorf("%s: got %v, want reason %s", c.reason, err, c.wantReason)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.reason, err)
+			continue
+		}
+		var name, cipher string
+		if err := e.db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+			t.Fatal(err)
+		}
+		if (cipher != "") != c.encrypted {
+			t.Errorf("%s: Ssl_cipher is %q", c.reason, cipher)
+		}
+	}
+	if _, err := Open(sqlengine.Config{Host: "h", TLSMode: "verify-ca", CAPEM: []byte("not PEM")}); reason(err) != backenderr.ReasonInvalidSpec {
+		t.Errorf("a CA Secret without PEM: got %v, want InvalidSpec", err)
+	}
+
+	// An account with requireTLS logs in over TLS, and only over TLS.
+	e := open("verify-full", files.CAPEM).(*Engine)
+	spec := sqlengine.UserSpec{Name: "tls_only", Password: "pw", ConnectionLimit: -1, RequireTLS: true}
+	if err := e.ApplyUser(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	user := sqlengine.Config{Host: tlsSrv.Host, Port: tlsSrv.Port, Username: spec.Name, Password: spec.Password, MaxConnections: 1}
+	plain, err := Open(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Info(ctx); err == nil {
+		t.Error("a requireTLS account logged in without TLS")
+	}
+	user.TLSMode = "require"
+	encrypted, err := Open(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer encrypted.Close()
+	if _, err := encrypted.Info(ctx); err != nil {
+		t.Errorf("a requireTLS account cannot log in over TLS: %v", err)
+	}
+	// The connection Secret tells clients to verify.
+	if info := e.Connection("tls_only", "pw", "d"); !strings.HasSuffix(info.URI, "?ssl-mode=VERIFY_IDENTITY") || !strings.HasSuffix(info.JDBCURL, "?sslMode=verify-full") {
+		t.Errorf("Connection() = %s, %s", info.URI, info.JDBCURL)
+	}
+}
