@@ -7,6 +7,9 @@ set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
 id postgres >/dev/null 2>&1 || missing+=(postgresql)
+{ [[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null 2>&1; } || missing+=(mariadb-server)
+command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
+id mysql >/dev/null 2>&1 || missing+=(mariadb-server)
 
 if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -1,9 +1,11 @@
 // Command dev runs backend-operator for real on a local control plane (the
 // envtest kube-apiserver and etcd) with a private PostgreSQL, applies
 // config/samples and waits until everything is Ready. `make dev` runs it.
+// Servers with engine mysql go to a private MariaDB (mariadb.go).
 //
-// With DEV_ONESHOT=1 it exits 0 once the sample application user has logged in
-// with the credentials from its Secret, and non-zero with the reason otherwise.
+// With DEV_ONESHOT=1 it exits 0 once the sample application users have logged
+// in with the credentials from their Secrets, and non-zero with the reason
+// otherwise.
 package main
 
 import (
@@ -70,6 +72,11 @@ func run() error {
 		return err
 	}
 	defer pg.Close() //nolint:errcheck
+	maria, err := startMariaDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer maria.Close() //nolint:errcheck
 
 	step("starting the operator")
 	mgr, err := operator.New(ctx, restCfg, operator.Config{})
@@ -83,8 +90,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	step("applying " + samplesDir + " (servers pointed at the local PostgreSQL)")
-	objs, err := applySamples(ctx, c, pg)
+	step("applying " + samplesDir + " (servers pointed at the local PostgreSQL and MariaDB)")
+	objs, err := applySamples(ctx, c, pg, maria)
 	if err != nil {
 		return err
 	}
@@ -96,10 +103,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	mariaUser, err := loginMariaDB(ctx, c)
+	if err != nil {
+		return err
+	}
 	kubectl := orDefault(os.Getenv("KUBECTL"), "kubectl")
 	fmt.Printf(`
-backend-operator is running. Everything in %s is Ready, and the sample user %q
-logged in with the credentials from Secret %q.
+backend-operator is running. Everything in %s is Ready, and the sample users %q
+(PostgreSQL) and %q (MariaDB) logged in with the credentials from Secrets %q and %q.
 
   export KUBECONFIG=%s
   %s get backend                         # every backend-operator object
@@ -107,12 +118,12 @@ logged in with the credentials from Secret %q.
   %s get events --field-selector reason!=Scheduled
   psql "$(%s get secret %s -o jsonpath='{.data.uri}' | base64 -d)"
 
-`, samplesDir, user, appSecret, kubeconfig, kubectl, kubectl, kubectl, kubectl, appSecret)
+`, samplesDir, user, mariaUser, appSecret, mariaAppSecret, kubeconfig, kubectl, kubectl, kubectl, kubectl, appSecret)
 	if oneshot {
-		fmt.Println("DEV_ONESHOT=1: the sample user logged in; stopping.")
+		fmt.Println("DEV_ONESHOT=1: the sample users logged in; stopping.")
 		return nil
 	}
-	fmt.Println("Press Ctrl-C to stop (the control plane and PostgreSQL go with it).")
+	fmt.Println("Press Ctrl-C to stop (the control plane and the databases go with it).")
 	select {
 	case <-ctx.Done():
 		return nil
@@ -156,8 +167,8 @@ func writeKubeconfig(env *envtest.Environment) (string, error) {
 }
 
 // applySamples creates every object in samplesDir in the default namespace,
-// with servers aimed at pg and the admin Secret holding pg's login.
-func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres) ([]*unstructured.Unstructured, error) {
+// with MySQL servers and their Secret aimed at maria, and the rest at pg.
+func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres, maria *harness.MariaDB) ([]*unstructured.Unstructured, error) {
 	files, err := filepath.Glob(filepath.Join(samplesDir, "sql_*.yaml"))
 	if err != nil {
 		return nil, err
@@ -182,11 +193,12 @@ func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres) ([
 			if len(u.Object) == 0 {
 				continue
 			}
-			switch u.GetKind() {
-			case "DatabaseServer", "ClusterDatabaseServer":
+			switch {
+			case routeMariaDB(u, maria):
+			case u.GetKind() == "DatabaseServer" || u.GetKind() == "ClusterDatabaseServer":
 				_ = unstructured.SetNestedField(u.Object, pg.Host, "spec", "host")
 				_ = unstructured.SetNestedField(u.Object, int64(pg.Port), "spec", "port")
-			case "Secret":
+			case u.GetKind() == "Secret":
 				_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}, "stringData")
 			}
 			if u.GetNamespace() == "" && u.GetKind() != "ClusterDatabaseServer" {

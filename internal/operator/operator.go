@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	_ "github.com/backend-operator/backend-operator/internal/backend/mysql"    // registers the mysql engine
 	_ "github.com/backend-operator/backend-operator/internal/backend/postgres" // registers the postgres engine
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/credentials"

@@ -36,6 +36,27 @@ type DatabaseSpec struct {
 	// postgres holds PostgreSQL-only settings.
 	// +optional
 	Postgres *PostgresDatabaseSpec `json:"postgres,omitempty"`
+	// mysql holds MySQL and MariaDB-only settings.
+	// +optional
+	MySQL *MySQLDatabaseSpec `json:"mysql,omitempty"`
+}
+
+// MySQLDatabaseSpec holds MySQL and MariaDB-only database settings. Both are
+// repaired when changed out of band (ALTER DATABASE); changing them does not
+// convert existing tables.
+type MySQLDatabaseSpec struct {
+	// characterSet is the database default character set, such as utf8mb4;
+	// empty keeps the server default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_]+$`
+	CharacterSet string `json:"characterSet,omitempty"`
+	// collation is the database default collation, such as utf8mb4_unicode_ci;
+	// empty keeps the default of the character set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_]+$`
+	Collation string `json:"collation,omitempty"`
 }
 
 // PostgresDatabaseSpec holds PostgreSQL-only database settings.

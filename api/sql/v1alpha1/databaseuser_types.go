@@ -93,7 +93,8 @@ type DatabaseUserSpec struct {
 	// +kubebuilder:validation:Minimum=-1
 	// +kubebuilder:validation:Maximum=100000
 	ConnectionLimit int32 `json:"connectionLimit,omitempty"`
-	// memberOf lists roles (PostgreSQL) the login is a member of; authoritative.
+	// memberOf lists roles the login is a member of; authoritative. PostgreSQL
+	// only: on MySQL and MariaDB a non-empty list is reported as InvalidSpec.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
@@ -113,6 +114,26 @@ type DatabaseUserSpec struct {
 	// postgres holds PostgreSQL-only role attributes.
 	// +optional
 	Postgres *PostgresUserSpec `json:"postgres,omitempty"`
+	// mysql holds MySQL and MariaDB-only account settings.
+	// +optional
+	MySQL *MySQLUserSpec `json:"mysql,omitempty"`
+}
+
+// MySQLUserSpec holds MySQL and MariaDB-only account settings.
+type MySQLUserSpec struct {
+	// host is the account host pattern ('name'@'host'), such as % (any host,
+	// the default), 10.0.% or an address; immutable, since it is part of the
+	// account name.
+	// +optional
+	// +kubebuilder:default="%"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9.%_:/-]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.mysql.host is immutable"
+	Host string `json:"host,omitempty"`
+	// requireTLS refuses the account's unencrypted logins (REQUIRE SSL).
+	// +optional
+	RequireTLS bool `json:"requireTLS,omitempty"`
 }
 
 // PostgresUserSpec holds PostgreSQL-only role attributes.

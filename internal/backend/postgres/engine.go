@@ -663,7 +663,8 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 
 // DeleteUser revokes every privilege the role holds and drops it, unless it
 // owns objects: then nothing is changed and the error says how to resolve it.
-func (e *Engine) DeleteUser(ctx context.Context, name string) error {
+func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	name := spec.Name
 	if err := checkIdent("user name", name); err != nil {
 		return backenderr.Invalid("%v", err)
 	}

@@ -197,7 +197,7 @@ func TestOverlongAndHostileNames(t *testing.T) {
 		if who != name {
 			t.Errorf("logged in as %q, want %q", who, name)
 		}
-		if err := e.DeleteUser(ctx, name); err != nil {
+		if err := e.DeleteUser(ctx, sqlengine.UserSpec{Name: name}); err != nil {
 			t.Errorf("delete %q: %v", name, err)
 		}
 	}
@@ -276,13 +276,13 @@ func TestUserGrantsExactly(t *testing.T) {
 
 	// Deleting a role that owns objects is refused and changes nothing.
 	admin(t, "app", `CREATE TABLE owned_by_rw (x int)`, `ALTER TABLE owned_by_rw OWNER TO app_rw`)
-	err = e.DeleteUser(ctx, "app_rw")
+	err = e.DeleteUser(ctx, sqlengine.UserSpec{Name: "app_rw"})
 	if be, ok := backenderr.As(err); !ok || be.Reason != backenderr.ReasonDeletionBlocked || !strings.Contains(be.Message, "REASSIGN OWNED") {
 		t.Fatalf("delete of an owner: %v", err)
 	}
 	mustExec(`SELECT * FROM items`)
 	admin(t, "app", `DROP TABLE owned_by_rw`)
-	if err := e.DeleteUser(ctx, "app_rw"); err != nil {
+	if err := e.DeleteUser(ctx, sqlengine.UserSpec{Name: "app_rw"}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	if obs, _ := e.ObserveUser(ctx, spec); obs.Exists {

@@ -44,6 +44,10 @@ type DatabaseSpec struct {
 	Template   string
 	Schemas    []string
 	Extensions []string
+	// CharacterSet and Collation are the MySQL database defaults; empty means
+	// the server's. PostgreSQL ignores them.
+	CharacterSet string
+	Collation    string
 }
 
 // Grant gives privileges in one database: a preset (Access) or explicit
@@ -66,6 +70,12 @@ type UserSpec struct {
 	Grants          []Grant
 	CreateDB        bool
 	CreateRole      bool
+	// Host is the MySQL account host pattern; empty means '%'. PostgreSQL
+	// ignores it.
+	Host string
+	// RequireTLS makes MySQL refuse the account's unencrypted logins (REQUIRE
+	// SSL). PostgreSQL ignores it.
+	RequireTLS bool
 }
 
 // Observation is what an adapter found for one object.
@@ -102,7 +112,9 @@ type Engine interface {
 	ApplyUser(ctx context.Context, spec UserSpec) error
 	// DeleteUser revokes the login's privileges and drops it; a missing login is
 	// not an error. A login that still owns objects is refused with a reason.
-	DeleteUser(ctx context.Context, name string) error
+	// It takes the spec because an account may be more than a name (MySQL's
+	// 'name'@'host').
+	DeleteUser(ctx context.Context, spec UserSpec) error
 
 	// Connection describes how an application reaches a database as user.
 	Connection(user, password, database string) ConnectionInfo

@@ -34,6 +34,12 @@ func (c *databaseConnector) Connect(ctx context.Context, db *sqlv1.Database) (ma
 		spec.Owner, spec.Encoding, spec.Locale, spec.Template = p.Owner, p.Encoding, p.Locale, p.Template
 		spec.Schemas, spec.Extensions = p.Schemas, p.Extensions
 	}
+	if m := db.Spec.MySQL; m != nil {
+		if srv.spec.Engine != sqlv1.EngineMySQL {
+			return nil, managed.Invalid("spec.mysql is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
+		}
+		spec.CharacterSet, spec.Collation = m.CharacterSet, m.Collation
+	}
 	if err := srv.engine.ValidateDatabase(spec); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (man
 	if u.Spec.Postgres != nil && srv.spec.Engine != sqlv1.EnginePostgres {
 		return nil, managed.Invalid("spec.postgres is set but server " + u.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
 	}
+	if u.Spec.MySQL != nil && srv.spec.Engine != sqlv1.EngineMySQL {
+		return nil, managed.Invalid("spec.mysql is set but server " + u.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
+	}
 	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine)}
 	if err := ext.loadPassword(ctx); err != nil {
 		return nil, err
@@ -53,6 +56,9 @@ func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (man
 		ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
 	if u.Spec.Postgres != nil {
 		ext.spec.CreateDB, ext.spec.CreateRole = u.Spec.Postgres.CreateDB, u.Spec.Postgres.CreateRole
+	}
+	if m := u.Spec.MySQL; m != nil {
+		ext.spec.Host, ext.spec.RequireTLS = m.Host, m.RequireTLS
 	}
 	for _, g := range u.Spec.Grants {
 		ext.spec.Grants = append(ext.spec.Grants, sqlengine.Grant{Database: g.Database, Access: string(g.Access),
@@ -178,7 +184,7 @@ func (e *userExternal) Apply(ctx context.Context) error {
 }
 
 func (e *userExternal) Delete(ctx context.Context) error {
-	return e.engine.DeleteUser(ctx, e.spec.Name)
+	return e.engine.DeleteUser(ctx, e.spec)
 }
 
 // Publish keeps the connection Secret current and names it in status.

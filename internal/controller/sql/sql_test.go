@@ -342,7 +342,7 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = own.Close() })
-	f := newFixtureOn(t, own)
+	f := newFixtureOn(t, pgBackend(own))
 	name := f.uniq("survivor")
 	u := f.user(name, func(u *sqlv1.DatabaseUser) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Access: sqlv1.AccessReadOnly}}

@@ -33,6 +33,7 @@ var (
 	k8s     client.Client
 	restCfg *rest.Config
 	pg      *harness.Postgres
+	maria   *harness.MariaDB
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -58,6 +59,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Close() //nolint:errcheck
+	// The global sql_mode is hostile to naive quoting; the operator must not care.
+	if maria, err = harness.StartMariaDB(ctx, "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES"); err != nil {
+		fmt.Fprintln(os.Stderr, "start MariaDB:", err)
+		return 1
+	}
+	defer maria.Close() //nolint:errcheck
 
 	mgr, err := operator.New(ctx, restCfg, operator.Config{SQL: sql.Options{
 		Options: managed.Options{PollInterval: 2 * time.Second, WaitInterval: 500 * time.Millisecond}, Concurrency: 4}})
@@ -91,7 +98,7 @@ func logSink() *os.File {
 	return f
 }
 
-// fixture is one test's namespace with a DatabaseServer pointing at pg.
+// fixture is one test's namespace with a DatabaseServer pointing at a backend.
 type fixture struct {
 	t      *testing.T
 	g      Gomega
@@ -100,11 +107,31 @@ type fixture struct {
 	server sqlv1.ServerReference
 }
 
-func newFixture(t *testing.T) *fixture {
-	return newFixtureOn(t, pg)
+// backend is a server a fixture's DatabaseServer points at: its engine, the
+// names of the DatabaseServer and its admin Secret, and the admin login.
+type backend struct {
+	engine                 sqlv1.Engine
+	serverName, secretName string
+	host                   string
+	port                   int
+	user, password         string
 }
 
-func newFixtureOn(t *testing.T, srv *harness.Postgres) *fixture {
+func pgBackend(p *harness.Postgres) backend {
+	return backend{engine: sqlv1.EnginePostgres, serverName: "pg", secretName: "pg-admin",
+		host: p.Host, port: p.Port, user: p.AdminUser, password: p.AdminPassword}
+}
+
+func mariaBackend(m *harness.MariaDB) backend {
+	return backend{engine: sqlv1.EngineMySQL, serverName: "mariadb", secretName: "mariadb-admin",
+		host: m.Host, port: m.Port, user: m.AdminUser, password: m.AdminPassword}
+}
+
+func newFixture(t *testing.T) *fixture {
+	return newFixtureOn(t, pgBackend(pg))
+}
+
+func newFixtureOn(t *testing.T, srv backend) *fixture {
 	t.Helper()
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
@@ -115,14 +142,14 @@ func newFixtureOn(t *testing.T, srv *harness.Postgres) *fixture {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
 	g.Expect(k8s.Create(ctx, ns)).To(Succeed())
 	f.ns = ns.Name
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pg-admin", Namespace: f.ns},
-		StringData: map[string]string{"username": srv.AdminUser, "password": srv.AdminPassword}})
-	f.create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.ns}, Spec: sqlv1.DatabaseServerSpec{
-		Engine: sqlv1.EnginePostgres, Host: srv.Host, Port: int32(srv.Port), MaxConnections: 3,
-		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "pg-admin"}},
+	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: srv.secretName, Namespace: f.ns},
+		StringData: map[string]string{"username": srv.user, "password": srv.password}})
+	f.create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName, Namespace: f.ns}, Spec: sqlv1.DatabaseServerSpec{
+		Engine: srv.engine, Host: srv.host, Port: int32(srv.port), MaxConnections: 3,
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: srv.secretName}},
 	}})
-	f.server = sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: "pg"}
-	f.waitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.ns}})
+	f.server = sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: srv.serverName}
+	f.waitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName, Namespace: f.ns}})
 	return f
 }
 

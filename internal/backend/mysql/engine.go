@@ -1,0 +1,706 @@
+// Package mysql is the MySQL 8 and MariaDB 10.6+ adapter behind
+// sqlengine.Engine: pure statement builders (privileges.go, statements.go)
+// and a client that runs them over one bounded database/sql pool.
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+)
+
+// EngineName is the name this adapter registers under.
+const EngineName = "mysql"
+
+// Flavors reported in ServerInfo.
+const (
+	FlavorMariaDB = "MariaDB"
+	FlavorMySQL   = "MySQL"
+)
+
+func init() { sqlengine.Register(EngineName, Open) }
+
+// Engine is a connected MySQL or MariaDB server. MySQL connections are not
+// bound to a database, so one database/sql pool bounded by MaxConnections
+// serves every database.
+type Engine struct {
+	cfg sqlengine.Config
+	db  *sql.DB
+
+	mu sync.Mutex
+	// mariadb is learned at the first Info.
+	mariadb *bool
+}
+
+var _ sqlengine.Engine = (*Engine)(nil)
+
+// Open builds an Engine; it connects lazily.
+func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
+	if cfg.MaxConnections < 1 {
+		cfg.MaxConnections = 1
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 3306
+	}
+	dc, err := driverConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(dc)
+	if err != nil {
+		// Never format dc or err's details: both can hold the password.
+		return nil, backenderr.Invalid("server address or options are invalid")
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(cfg.MaxConnections)
+	db.SetMaxIdleConns(cfg.MaxConnections)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Engine{cfg: cfg, db: db}, nil
+}
+
+// driverConfig builds the go-sql-driver configuration. It holds the password:
+// it is never formatted into an error or a log line.
+func driverConfig(cfg sqlengine.Config) (*mysql.Config, error) {
+	c := mysql.NewConfig()
+	c.User, c.Passwd = cfg.Username, cfg.Password
+	c.Net, c.Addr = "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	c.Timeout, c.ReadTimeout, c.WriteTimeout = 10*time.Second, 60*time.Second, 60*time.Second
+	// Real server-side prepared statements for every placeholder.
+	c.InterpolateParams = false
+	c.Params = map[string]string{"sql_mode": literal(sessionSQLMode)}
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.TLS = tlsCfg
+	return c, nil
+}
+
+func tlsConfig(cfg sqlengine.Config) (*tls.Config, error) {
+	switch cfg.TLSMode {
+	case "", "disable":
+		return nil, nil
+	case "require":
+		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // require means encrypted, unverified, as in libpq.
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, backenderr.Invalid("tls: the CA Secret holds no PEM certificate")
+	}
+	if cfg.TLSMode == "verify-full" {
+		return &tls.Config{RootCAs: roots, ServerName: cfg.Host, MinVersion: tls.VersionTLS12}, nil
+	}
+	// verify-ca: the chain must reach the CA; the name is not checked.
+	return &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // verification happens in VerifyConnection.
+		MinVersion:         tls.VersionTLS12,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			certs := cs.PeerCertificates
+			if len(certs) == 0 {
+				return errors.New("server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range certs[1:] {
+				inter.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		},
+	}, nil
+}
+
+// Close releases every connection.
+func (e *Engine) Close() { _ = e.db.Close() }
+
+// MySQL and MariaDB error numbers this adapter classifies.
+const (
+	erConCount          = 1040
+	erDBAccessDenied    = 1044
+	erAccessDenied      = 1045
+	erBadDB             = 1049
+	erServerShutdown    = 1053
+	erUnknownCharset    = 1115
+	erTableAccessDenied = 1142
+	erNoSuchTable       = 1146
+	erTooManyUserConns  = 1203
+	erSpecificAccess    = 1227
+	erCollationMismatch = 1253
+	erUnknownCollation  = 1273
+	erUserIsDefiner     = 4006
+	erClientServerGone  = 2006
+	erClientServerLost  = 2013
+)
+
+// classify turns driver errors into reasons the reconcile loop understands.
+// Messages come from the server's error text, which never holds the password
+// of statements this adapter sends (see execSecret).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := backenderr.As(err); ok {
+		return err
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case erAccessDenied:
+			return backenderr.New(backenderr.ReasonAuthFailed, "the server refused the admin login", err)
+		case erConCount, erServerShutdown, erTooManyUserConns, erClientServerGone, erClientServerLost:
+			return backenderr.Unavailable(err)
+		case erBadDB, erNoSuchTable:
+			return backenderr.New(backenderr.ReasonDependencyMissing, my.Message, err)
+		case erUnknownCharset, erUnknownCollation, erCollationMismatch:
+			return &backenderr.Error{Reason: backenderr.ReasonInvalidSpec, Message: my.Message, Terminal: true, Err: err}
+		case erDBAccessDenied, erSpecificAccess, erTableAccessDenied:
+			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+my.Message, err)
+		case erUserIsDefiner:
+			return backenderr.New(backenderr.ReasonDeletionBlocked, my.Message+"; change the DEFINER of those objects, or set deletionPolicy: Retain", err)
+		}
+		return backenderr.New(backenderr.ReasonBackendError, my.Message, err)
+	}
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) {
+		return backenderr.New(backenderr.ReasonUnavailable, "the server's TLS certificate was refused", err)
+	}
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
+		return backenderr.Unavailable(err)
+	}
+	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "unexpected EOF") ||
+		strings.Contains(err.Error(), "broken pipe") {
+		return backenderr.Unavailable(err)
+	}
+	return err
+}
+
+// Info reports the server product and version.
+func (e *Engine) Info(ctx context.Context) (sqlengine.ServerInfo, error) {
+	var version, comment string
+	err := e.db.QueryRowContext(ctx, `SELECT VERSION(), @@version_comment`).Scan(&version, &comment)
+	if err != nil {
+		return sqlengine.ServerInfo{}, classify(err)
+	}
+	flavor, v := parseVersion(version, comment)
+	mariadb := flavor == FlavorMariaDB
+	e.mu.Lock()
+	e.mariadb = &mariadb
+	e.mu.Unlock()
+	return sqlengine.ServerInfo{Flavor: flavor, Version: v}, nil
+}
+
+// parseVersion tells MariaDB from MySQL by VERSION() (10.11.6-MariaDB-0+deb12u1)
+// or @@version_comment, and returns the version without the build suffix.
+func parseVersion(version, comment string) (flavor, v string) {
+	flavor = FlavorMySQL
+	if strings.Contains(strings.ToLower(version+" "+comment), "mariadb") {
+		flavor = FlavorMariaDB
+	}
+	v = version
+	// MariaDB 10 behind a MySQL 5.5 replication prefix: "5.5.5-10.11.6-MariaDB".
+	v = strings.TrimPrefix(v, "5.5.5-")
+	if i := strings.IndexByte(v, '-'); i > 0 {
+		v = v[:i]
+	}
+	return flavor, v
+}
+
+// isMariaDB reports the flavor, asking the server on first use.
+func (e *Engine) isMariaDB(ctx context.Context) (bool, error) {
+	e.mu.Lock()
+	m := e.mariadb
+	e.mu.Unlock()
+	if m != nil {
+		return *m, nil
+	}
+	if _, err := e.Info(ctx); err != nil {
+		return false, err
+	}
+	return e.isMariaDB(ctx)
+}
+
+// knownMariaDB is the flavor when known; validation without a connection
+// applies the stricter MySQL limits until then.
+func (e *Engine) knownMariaDB() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mariadb != nil && *e.mariadb
+}
+
+// Connection describes how an application reaches database as user.
+func (e *Engine) Connection(user, password, database string) sqlengine.ConnectionInfo {
+	hostPort := net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port))
+	q := url.Values{}
+	switch e.cfg.TLSMode {
+	case "require":
+		q.Set("ssl-mode", "REQUIRED")
+	case "verify-ca":
+		q.Set("ssl-mode", "VERIFY_CA")
+	case "verify-full":
+		q.Set("ssl-mode", "VERIFY_IDENTITY")
+	}
+	u := url.URL{Scheme: "mysql", User: url.UserPassword(user, password), Host: hostPort, Path: "/" + database, RawQuery: q.Encode()}
+	jdbc := "jdbc:mysql://"
+	if e.knownMariaDB() {
+		jdbc = "jdbc:mariadb://"
+	}
+	jdbc += hostPort + "/" + url.PathEscape(database)
+	if e.cfg.TLSMode != "" && e.cfg.TLSMode != "disable" {
+		jdbc += "?sslMode=" + map[string]string{"require": "trust", "verify-ca": "verify-ca", "verify-full": "verify-full"}[e.cfg.TLSMode]
+		if !e.knownMariaDB() {
+			jdbc = strings.Replace(jdbc, "?sslMode=trust", "?sslMode=REQUIRED", 1)
+			jdbc = strings.Replace(jdbc, "?sslMode=verify-ca", "?sslMode=VERIFY_CA", 1)
+			jdbc = strings.Replace(jdbc, "?sslMode=verify-full", "?sslMode=VERIFY_IDENTITY", 1)
+		}
+	}
+	return sqlengine.ConnectionInfo{
+		Type: "mysql", Provider: "backend-operator",
+		Host: e.cfg.Host, Port: e.cfg.Port, Username: user, Password: password, Database: database,
+		URI: u.String(), JDBCURL: jdbc,
+	}
+}
+
+// ---- databases
+
+// ValidateDatabase checks the name and options against MySQL's rules.
+func (e *Engine) ValidateDatabase(spec sqlengine.DatabaseSpec) error {
+	if err := checkName("database name", spec.Name, maxDatabaseChars); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	for what, v := range map[string]string{"characterSet": spec.CharacterSet, "collation": spec.Collation} {
+		if v != "" && !isWord(v) {
+			return backenderr.Invalid("spec.mysql.%s %q: only letters, digits and _ are allowed", what, v)
+		}
+	}
+	if spec.Owner != "" || spec.Encoding != "" || spec.Locale != "" || spec.Template != "" || len(spec.Schemas) > 0 || len(spec.Extensions) > 0 {
+		return backenderr.Invalid("owner, encoding, locale, template, schemas and extensions are PostgreSQL settings; MySQL cannot apply them")
+	}
+	return nil
+}
+
+func isWord(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+type dbState struct {
+	exists             bool
+	charset, collation string
+}
+
+func (e *Engine) readDatabase(ctx context.Context, name string) (dbState, error) {
+	var st dbState
+	err := e.db.QueryRowContext(ctx,
+		`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, name).
+		Scan(&st.charset, &st.collation)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	st.exists = err == nil
+	return st, classify(err)
+}
+
+// databaseDrift lists how st differs from spec; unset options are not compared.
+func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
+	var d []string
+	if spec.CharacterSet != "" && !strings.EqualFold(st.charset, spec.CharacterSet) {
+		d = append(d, fmt.Sprintf("character set is %q, want %q", st.charset, spec.CharacterSet))
+	}
+	if spec.Collation != "" && !strings.EqualFold(st.collation, spec.Collation) {
+		d = append(d, fmt.Sprintf("collation is %q, want %q", st.collation, spec.Collation))
+	}
+	return d
+}
+
+// ObserveDatabase reports whether the database exists and how it differs.
+func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+	st, err := e.readDatabase(ctx, spec.Name)
+	if err != nil || !st.exists {
+		return sqlengine.Observation{}, err
+	}
+	return sqlengine.Observation{Exists: true, Drift: databaseDrift(spec, st)}, nil
+}
+
+// ApplyDatabase creates the database if needed and restores its defaults.
+func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+	st, err := e.readDatabase(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	if !st.exists {
+		return e.exec(ctx, createDatabaseSQL(spec))
+	}
+	if len(databaseDrift(spec, st)) > 0 {
+		return e.exec(ctx, alterDatabaseSQL(spec))
+	}
+	return nil
+}
+
+// DeleteDatabase drops the database; a missing one is not an error.
+func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
+	if err := checkName("database name", name, maxDatabaseChars); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	return e.exec(ctx, "DROP DATABASE IF EXISTS "+ident(name))
+}
+
+// ---- users
+
+// ValidateUser checks names, host, limits and grants for the server's flavor
+// (MySQL's stricter limits until the flavor is known).
+func (e *Engine) ValidateUser(spec sqlengine.UserSpec) error {
+	mariadb := e.knownMariaDB()
+	maxUser := maxUserCharsMySQL
+	if mariadb {
+		maxUser = maxUserCharsMariaDB
+	}
+	if err := checkName("user name", spec.Name, maxUser); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	if err := checkName("spec.mysql.host", hostOf(spec), maxHostChars); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	if strings.ContainsRune(spec.Password, 0) || !utf8.ValidString(spec.Password) {
+		return backenderr.Invalid("the password must be valid UTF-8 without NUL bytes")
+	}
+	if spec.ConnectionLimit == 0 {
+		return backenderr.Invalid("connectionLimit 0 cannot be expressed on MySQL, where MAX_USER_CONNECTIONS 0 means unlimited; use -1 for no limit or a positive number")
+	}
+	if len(spec.MemberOf) > 0 {
+		return backenderr.Invalid("memberOf (roles) is not supported on MySQL or MariaDB by this operator; grant privileges directly")
+	}
+	if spec.CreateDB || spec.CreateRole {
+		return backenderr.Invalid("createDB and createRole are PostgreSQL role attributes")
+	}
+	for _, g := range spec.Grants {
+		if err := validateGrant(g, mariadb); err != nil {
+			return backenderr.Invalid("%v", err)
+		}
+	}
+	return nil
+}
+
+// accountState is an account as mysql.user reports it.
+type accountState struct {
+	exists     bool
+	maxConns   int
+	sslType    string
+	plugin     string
+	authString string
+	locked     bool
+	// global holds privileges on *.* (USAGE is not listed).
+	global []string
+}
+
+// readAccount reads the account's mysql.user row. The row is read by column
+// name, since MySQL 8 and MariaDB (where mysql.user is a view) differ in
+// columns.
+func (e *Engine) readAccount(ctx context.Context, user, host string) (accountState, error) {
+	var st accountState
+	rows, err := e.db.QueryContext(ctx, `SELECT * FROM mysql.user WHERE User = ? AND Host = ?`, user, host)
+	if err != nil {
+		return st, classify(err)
+	}
+	defer rows.Close() //nolint:errcheck
+	cols, err := rows.Columns()
+	if err != nil {
+		return st, classify(err)
+	}
+	if !rows.Next() {
+		return st, classify(rows.Err())
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return st, classify(err)
+	}
+	st.exists = true
+	for i, col := range cols {
+		v := vals[i].String
+		switch strings.ToLower(col) {
+		case "max_user_connections":
+			st.maxConns, _ = strconv.Atoi(v)
+		case "ssl_type":
+			st.sslType = v
+		case "plugin":
+			st.plugin = v
+		case "authentication_string":
+			st.authString = v
+		case "account_locked":
+			st.locked = v == "Y"
+		default:
+			if p, ok := privColumn(col); ok && v == "Y" {
+				st.global = append(st.global, p)
+			}
+		}
+	}
+	if st.authString == "" && st.plugin == "" {
+		// Old MariaDB rows keep the hash in Password.
+		for i, col := range cols {
+			if col == "Password" {
+				st.authString = vals[i].String
+			}
+		}
+	}
+	return st, classify(rows.Err())
+}
+
+// readPrivileges returns what the account holds: global privileges from st,
+// database privileges from mysql.db, table privileges from mysql.tables_priv.
+// Column and routine privileges are not managed.
+func (e *Engine) readPrivileges(ctx context.Context, user, host string, st accountState) (privSet, error) {
+	have := privSet{}
+	if len(st.global) > 0 {
+		have.add(privKey{Level: onGlobal}, st.global...)
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT * FROM mysql.db WHERE User = ? AND Host = ?`, user, host)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close() //nolint:errcheck
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, classify(err)
+	}
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, classify(err)
+		}
+		var key privKey
+		var privs []string
+		for i, col := range cols {
+			if col == "Db" {
+				key = privKey{Level: onDatabase, DB: vals[i].String}
+			} else if p, ok := privColumn(col); ok && vals[i].String == "Y" {
+				privs = append(privs, p)
+			}
+		}
+		if len(privs) > 0 {
+			have.add(key, privs...)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	trows, err := e.db.QueryContext(ctx, `SELECT Db, Table_name, Table_priv FROM mysql.tables_priv WHERE User = ? AND Host = ?`, user, host)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer trows.Close() //nolint:errcheck
+	for trows.Next() {
+		var db, table, privs string
+		if err := trows.Scan(&db, &table, &privs); err != nil {
+			return nil, classify(err)
+		}
+		if p := tablePrivNames(privs); len(p) > 0 {
+			have.add(privKey{Level: onTable, DB: db, Table: table}, p...)
+		}
+	}
+	return have, classify(trows.Err())
+}
+
+// accountDrift lists attribute differences (not privileges).
+func accountDrift(spec sqlengine.UserSpec, st accountState, mariadb bool) []string {
+	var d []string
+	if want := maxUserConnections(spec.ConnectionLimit); st.maxConns != want {
+		d = append(d, fmt.Sprintf("MAX_USER_CONNECTIONS is %d, want %d", st.maxConns, want))
+	}
+	if want := wantSSLType(spec); st.sslType != want {
+		d = append(d, fmt.Sprintf("TLS requirement is %q, want %q", st.sslType, want))
+	}
+	if st.locked {
+		d = append(d, "account is locked")
+	}
+	if !passwordMatches(st, spec.Password, mariadb) {
+		d = append(d, "password differs from the Secret")
+	}
+	return d
+}
+
+// missingDependencies lists declared grant targets that do not exist: a
+// database, or a table in it.
+func (e *Engine) missingDependencies(ctx context.Context, grants []sqlengine.Grant) ([]string, error) {
+	var missing []string
+	seen := map[string]bool{}
+	for _, g := range grants {
+		if !seen[g.Database] {
+			seen[g.Database] = true
+			st, err := e.readDatabase(ctx, g.Database)
+			if err != nil {
+				return nil, err
+			}
+			if !st.exists {
+				missing = append(missing, fmt.Sprintf("database %q does not exist yet", g.Database))
+				continue
+			}
+		}
+		for _, t := range g.Tables {
+			var n int
+			err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, g.Database, t).Scan(&n)
+			if err != nil {
+				return nil, classify(err)
+			}
+			if n == 0 {
+				missing = append(missing, fmt.Sprintf("table %q.%q does not exist", g.Database, t))
+			}
+		}
+	}
+	return missing, nil
+}
+
+// ObserveUser reports whether the account exists and every difference.
+func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+	mariadb, err := e.isMariaDB(ctx)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	host := hostOf(spec)
+	st, err := e.readAccount(ctx, spec.Name, host)
+	if err != nil || !st.exists {
+		return sqlengine.Observation{}, err
+	}
+	drift := accountDrift(spec, st, mariadb)
+	missing, err := e.missingDependencies(ctx, spec.Grants)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	drift = append(drift, missing...)
+	have, err := e.readPrivileges(ctx, spec.Name, host, st)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	drift = append(drift, describeDiff(diffPrivileges(have, desiredPrivileges(spec.Grants)))...)
+	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+}
+
+// ApplyUser creates or repairs the account and brings its privileges to the
+// declared set by diff. MySQL commits each account statement on its own, so a
+// failure part way leaves a state the next reconcile completes.
+func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	mariadb, err := e.isMariaDB(ctx)
+	if err != nil {
+		return err
+	}
+	missing, err := e.missingDependencies(ctx, spec.Grants)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return backenderr.New(backenderr.ReasonDependencyMissing, strings.Join(missing, "; "), nil)
+	}
+	host := hostOf(spec)
+	st, err := e.readAccount(ctx, spec.Name, host)
+	if err != nil {
+		return err
+	}
+	if !st.exists {
+		if err := e.execSecret(ctx, createUserSQL(spec, mariadb)); err != nil {
+			return err
+		}
+		if st, err = e.readAccount(ctx, spec.Name, host); err != nil {
+			return err
+		}
+	} else {
+		plain, secret := alterUserSQL(spec, st, mariadb)
+		if err := e.exec(ctx, plain...); err != nil {
+			return err
+		}
+		if secret != "" {
+			if err := e.execSecret(ctx, secret); err != nil {
+				return err
+			}
+		}
+	}
+	return e.applyPrivileges(ctx, spec.Name, host, st, desiredPrivileges(spec.Grants))
+}
+
+func (e *Engine) applyPrivileges(ctx context.Context, user, host string, st accountState, want privSet) error {
+	have, err := e.readPrivileges(ctx, user, host, st)
+	if err != nil {
+		return err
+	}
+	acct := account(user, host)
+	changes := diffPrivileges(have, want)
+	stmts := make([]string, len(changes))
+	for i, c := range changes {
+		stmts[i] = privilegeStatement(acct, c)
+	}
+	return e.exec(ctx, stmts...)
+}
+
+// DeleteUser drops the account, which revokes everything it holds; a missing
+// account is not an error.
+func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	if err := checkName("user name", spec.Name, maxUserCharsMariaDB); err != nil {
+		return backenderr.Invalid("%v", err)
+	}
+	return e.exec(ctx, "DROP USER IF EXISTS "+account(spec.Name, hostOf(spec)))
+}
+
+// exec runs statements one by one on one connection.
+func (e *Engine) exec(ctx context.Context, stmts ...string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return classify(err)
+	}
+	defer conn.Close() //nolint:errcheck
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
+// execSecret runs a statement that holds a password or its hash. A syntax
+// error quotes the statement near the fault, so the server's message is
+// withheld: only the error number is kept.
+func (e *Engine) execSecret(ctx context.Context, stmt string) error {
+	_, err := e.db.ExecContext(ctx, stmt)
+	if err == nil {
+		return nil
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		c := classify(&mysql.MySQLError{Number: my.Number, SQLState: my.SQLState, Message: fmt.Sprintf("error %d setting the account's password (message withheld: it may quote the password)", my.Number)})
+		if be, ok := backenderr.As(c); ok {
+			be.Err = nil
+		}
+		return c
+	}
+	return classify(err)
+}
