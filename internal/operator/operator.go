@@ -86,6 +86,9 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	}
 	if cfg.Restartable {
 		opts.Controller.SkipNameValidation = &cfg.Restartable
+		// A stop stands in for a crash: do not wait for in-flight work.
+		quick := 100 * time.Millisecond
+		opts.GracefulShutdownTimeout = &quick
 	}
 	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,6 +90,8 @@ type operatorRun struct {
 	done    chan error
 	elected <-chan struct{}
 	writes  *writeCounter
+	once    sync.Once
+	t       *testing.T
 }
 
 func startOperator(t *testing.T, cfg operator.Config) *operatorRun {
@@ -104,18 +107,21 @@ func startOperator(t *testing.T, cfg operator.Config) *operatorRun {
 		cancel()
 		t.Fatal(err)
 	}
-	r := &operatorRun{stop: cancel, done: make(chan error, 1), elected: mgr.Elected(), writes: wc}
+	r := &operatorRun{stop: cancel, done: make(chan error, 1), elected: mgr.Elected(), writes: wc, t: t}
 	go func() { r.done <- mgr.Start(ctx) }()
 	t.Cleanup(r.halt)
 	return r
 }
 
 func (r *operatorRun) halt() {
-	r.stop()
-	select {
-	case <-r.done:
-	case <-time.After(40 * time.Second):
-	}
+	r.once.Do(func() {
+		r.stop()
+		select {
+		case <-r.done:
+		case <-time.After(40 * time.Second):
+			r.t.Error("the operator did not stop within 40s")
+		}
+	})
 }
 
 // env is one test's namespace and PostgreSQL.
