@@ -26,6 +26,9 @@ type RedisOptions struct {
 	// AdminUser, when set, is an ACL user with every right; otherwise the
 	// default user gets a password (requirepass).
 	AdminUser string
+	// AdminPassword is the admin's password; random when empty. Nodes of one
+	// server share it.
+	AdminPassword string
 }
 
 // Redis is a private redis-server.
@@ -57,6 +60,9 @@ func StartRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{Host: "127.0.0.1", AdminUser: opts.AdminUser, AdminPassword: randomHex(16), Dir: dir, bin: bin}
+	if opts.AdminPassword != "" {
+		r.AdminPassword = opts.AdminPassword
+	}
 	if r.Port, err = FreePort(); err != nil {
 		return nil, err
 	}

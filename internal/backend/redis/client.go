@@ -357,3 +357,11 @@ func (c *Client) save(ctx context.Context, n *node) error {
 	_, err = c.call(ctx, n, "ACL", "SAVE")
 	return err
 }
+
+// quiet drops go-redis's own log lines (dial retries and the like): failures
+// reach the operator as errors with reasons instead.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { goredis.SetLogger(quiet{}) }
