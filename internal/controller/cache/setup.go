@@ -26,8 +26,8 @@ import (
 
 // Field indexes.
 const (
-	serverIndex = ".spec.cacheServerKey"
-	secretIndex = ".spec.cacheSecretKeys"
+	serverIndex = ".spec.serverKey"
+	secretIndex = ".spec.secretKeys"
 )
 
 // Options configure the cache controllers.
