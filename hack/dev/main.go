@@ -70,6 +70,11 @@ func run() error {
 		return err
 	}
 	defer pg.Close() //nolint:errcheck
+	rd, err := startRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rd.Close() //nolint:errcheck
 
 	step("starting the operator")
 	mgr, err := operator.New(ctx, restCfg, operator.Config{})
@@ -94,6 +99,9 @@ func run() error {
 	}
 	user, err := login(ctx, c)
 	if err != nil {
+		return err
+	}
+	if err := redisLogin(ctx, c); err != nil {
 		return err
 	}
 	kubectl := orDefault(os.Getenv("KUBECTL"), "kubectl")
@@ -158,7 +166,7 @@ func writeKubeconfig(env *envtest.Environment) (string, error) {
 // applySamples creates every object in samplesDir in the default namespace,
 // with servers aimed at pg and the admin Secret holding pg's login.
 func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres) ([]*unstructured.Unstructured, error) {
-	files, err := filepath.Glob(filepath.Join(samplesDir, "sql_*.yaml"))
+	files, err := filepath.Glob(filepath.Join(samplesDir, "*_v1alpha1_*.yaml"))
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +197,7 @@ func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres) ([
 			case "Secret":
 				_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}, "stringData")
 			}
+			patchRedisSample(u)
 			if u.GetNamespace() == "" && u.GetKind() != "ClusterDatabaseServer" {
 				u.SetNamespace("default")
 			}
