@@ -371,6 +371,15 @@ func TestAdmissionAndInvalidSpec(t *testing.T) {
 	f.g.Expect(c.Message).To(ContainSubstring("frobnicate"))
 	f.g.Expect(userOn(t, node, bad.Spec.Name)).To(BeNil())
 	f.g.Expect(bad.Finalizers).To(BeEmpty())
+
+	// A spec that turns invalid leaves the user as it was, and still lets
+	// the object be deleted (with the user, by the default policy).
+	f.g.Expect(update(f, u, func(u *cachev1.CacheUser) { u.Spec.Commands.Allow = []string{"frobnicate"} })).To(Succeed())
+	f.waitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	f.g.Expect(userOn(t, node, u.Spec.Name)["commands"]).To(Equal("-@all"))
+	f.delete(u)
+	f.waitGone(u)
+	f.g.Expect(userOn(t, node, u.Spec.Name)).To(BeNil())
 }
 
 func TestClusterServerNamespaces(t *testing.T) {

@@ -43,19 +43,24 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 		return nil, err
 	}
 	ext := &userExternal{userConnector: c, user: u, redis: srv.client}
-	if err := ext.loadPassword(ctx); err != nil {
-		return nil, err
-	}
-	ext.spec = userSpec(u, ext.password)
-	// Everything is validated, command names against the server's own table,
-	// before anything is sent.
-	if err := srv.client.Check(ctx, ext.spec); err != nil {
-		return nil, err
-	}
-	if err := ext.renderSecret(); err != nil {
-		return nil, err
-	}
+	ext.spec = redis.UserSpec{Name: u.BackendName()}
+	// Problems with the spec or its Secrets are reported by Observe, before
+	// anything is sent, and never block a deletion, which needs only the name.
+	ext.invalid = ext.prepare(ctx)
 	return ext, nil
+}
+
+// prepare loads the password, validates everything (command names against
+// the server's own table) and renders the connection Secret.
+func (e *userExternal) prepare(ctx context.Context) error {
+	if err := e.loadPassword(ctx); err != nil {
+		return err
+	}
+	e.spec = userSpec(e.user, e.password)
+	if err := e.redis.Check(ctx, e.spec); err != nil {
+		return err
+	}
+	return e.renderSecret()
 }
 
 // userSpec maps the API object to the adapter's spec.
@@ -80,6 +85,8 @@ type userExternal struct {
 	redis    *redis.Client
 	spec     redis.UserSpec
 	password string
+	// invalid is why the spec cannot be applied, if it cannot.
+	invalid error
 	// passwordVersion identifies the password source; "" for a password
 	// generated in this reconcile and not stored yet.
 	passwordVersion string
@@ -162,6 +169,9 @@ func (e *userExternal) renderSecret() error {
 }
 
 func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error) {
+	if e.invalid != nil {
+		return managed.Observation{}, e.invalid
+	}
 	obs, err := e.redis.Observe(ctx, e.spec)
 	if err != nil || !obs.Exists {
 		return managed.Observation(obs), err
@@ -175,6 +185,9 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 // Apply stores a generated password in the connection Secret before the user
 // gets it, so that a crash in between never loses it.
 func (e *userExternal) Apply(ctx context.Context) error {
+	if e.invalid != nil {
+		return e.invalid
+	}
 	if err := e.writeSecret(ctx); err != nil {
 		return err
 	}
@@ -187,6 +200,9 @@ func (e *userExternal) Delete(ctx context.Context) error {
 
 // Publish keeps the connection Secret current and names it in status.
 func (e *userExternal) Publish(ctx context.Context) error {
+	if e.invalid != nil {
+		return e.invalid
+	}
 	if err := e.writeSecret(ctx); err != nil {
 		return err
 	}
