@@ -72,6 +72,7 @@ func TestUserLifecycle(t *testing.T) {
 	// Assertions on Secret values compare booleans, so that a failure never prints a password.
 	f.g.Expect(slices.Sorted(maps.Keys(s.Data))).To(Equal([]string{"REDIS_URL", "host", "password", "port", "provider", "type", "uri", "username"}))
 	f.g.Expect(string(s.Data["type"])).To(Equal("redis"))
+	f.g.Expect(string(s.Data["provider"])).To(Equal("redis"))
 	f.g.Expect(string(s.Data["username"])).To(Equal(u.Spec.Name))
 	f.g.Expect(strings.HasPrefix(string(s.Data["uri"]), "redis://"+u.Spec.Name+":")).To(BeTrue(), "uri is redis://<user>:<password>@...")
 	f.g.Expect(string(s.Data["REDIS_URL"]) == string(s.Data["uri"])).To(BeTrue(), "the template rendered the uri")
@@ -407,4 +408,29 @@ func TestClusterServerNamespaces(t *testing.T) {
 	f.delete(ok)
 	f.waitGone(ok)
 	f.g.Expect(userOn(t, node, ok.Spec.Name)).To(BeNil())
+}
+
+func TestObservePolicy(t *testing.T) {
+	f := newFixture(t)
+	name := f.uniq("watched")
+	admin(t, node, "ACL", "SETUSER", name, "on", ">watched-password", "~w:*", "+get", "+set")
+	u := f.user("watched", func(u *cachev1.CacheUser) {
+		u.Spec.ManagementPolicy = common.ManagementObserve
+		u.Spec.AdoptExisting = true
+		u.Spec.PasswordSecretRef = &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "watched-pw"}}
+		u.Spec.Keys = []cachev1.KeyPattern{{Pattern: "w:*"}}
+		u.Spec.Commands.Allow = []string{"get"}
+	})
+	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "watched-pw", Namespace: f.ns}, StringData: map[string]string{"password": "watched-password"}})
+	f.create(u)
+	f.waitReason(u, metav1.ConditionFalse, managed.ReasonDrifted)
+	f.g.Expect(u.Status.Drift).To(Equal([]string{"commands not declared: set"}))
+	f.g.Expect(strings.Fields(userOn(t, node, name)["commands"].(string))).To(ConsistOf("-@all", "+get", "+set"), "Observe writes nothing")
+
+	f.g.Expect(update(f, u, func(u *cachev1.CacheUser) { u.Spec.Commands.Allow = []string{"get", "set"} })).To(Succeed())
+	f.waitReady(u)
+	f.g.Expect(u.Status.Drift).To(BeEmpty())
+	f.delete(u)
+	f.waitGone(u)
+	f.g.Expect(userOn(t, node, name)).NotTo(BeNil(), "Observe never deletes")
 }

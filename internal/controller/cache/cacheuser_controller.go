@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,7 +43,7 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, redis: srv.client}
+	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(orDefault(srv.flavor, "Redis"))}
 	ext.spec = redis.UserSpec{Name: u.BackendName()}
 	// Problems with the spec or its Secrets are reported by Observe, before
 	// anything is sent, and never block a deletion, which needs only the name.
@@ -83,6 +84,7 @@ type userExternal struct {
 	*userConnector
 	user     *cachev1.CacheUser
 	redis    *redis.Client
+	provider string
 	spec     redis.UserSpec
 	password string
 	// invalid is why the spec cannot be applied, if it cannot.
@@ -145,7 +147,7 @@ func (e *userExternal) loadPassword(ctx context.Context) error {
 func (e *userExternal) renderSecret() error {
 	u := e.user
 	first := e.redis.First()
-	info := credentials.Values{Type: "redis", Provider: "redis", Host: first.Host, Port: first.Port,
+	info := credentials.Values{Type: "redis", Provider: e.provider, Host: first.Host, Port: first.Port,
 		Username: u.BackendName(), Password: e.password, URI: e.redis.URI(u.BackendName(), e.password)}
 	data, err := credentials.Render(info, u.Spec.ConnectionSecret.Template)
 	if err != nil {
@@ -172,14 +174,10 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 	if e.invalid != nil {
 		return managed.Observation{}, e.invalid
 	}
+	// Redis keeps password hashes, so a password changed in its Secret shows
+	// up as a hash difference; no bookkeeping of Secret versions is needed.
 	obs, err := e.redis.Observe(ctx, e.spec)
-	if err != nil || !obs.Exists {
-		return managed.Observation(obs), err
-	}
-	if e.passwordVersion != e.user.Status.PasswordVersion && !contains(obs.Drift, "password differs from the Secret") {
-		obs.Drift = append(obs.Drift, "password changed in its Secret")
-	}
-	return managed.Observation(obs), nil
+	return managed.Observation(obs), err
 }
 
 // Apply stores a generated password in the connection Secret before the user
@@ -258,13 +256,4 @@ func secretMatches(have, want *corev1.Secret) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -23,6 +23,8 @@ type server struct {
 	key    string
 	spec   *cachev1.CacheServerSpec
 	client *redis.Client
+	// flavor is Redis or Valkey, as the server reconciler found it.
+	flavor string
 }
 
 // resolveServer follows ref from namespace ns: the server must exist, admit the
@@ -62,7 +64,7 @@ func resolveServer(ctx context.Context, c client.Client, clients *Clients, ns st
 	if !ok {
 		return server{}, managed.Wait(managed.ReasonServerNotReady, fmt.Sprintf("%s %q is connecting", ref.Kind, ref.Name))
 	}
-	return server{key: obj.ServerKey(), spec: obj.ServerSpec(), client: eng}, nil
+	return server{key: obj.ServerKey(), spec: obj.ServerSpec(), client: eng, flavor: obj.ServerStatus().Flavor}, nil
 }
 
 func notFound(err error, msg string) error {
