@@ -10,6 +10,7 @@ id postgres >/dev/null 2>&1 || missing+=(postgresql)
 { [[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null 2>&1; } || missing+=(mariadb-server)
 command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 id mysql >/dev/null 2>&1 || missing+=(mariadb-server)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -77,6 +77,11 @@ func run() error {
 		return err
 	}
 	defer maria.Close() //nolint:errcheck
+	rd, err := startRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rd.Close() //nolint:errcheck
 
 	step("starting the operator")
 	mgr, err := operator.New(ctx, restCfg, operator.Config{})
@@ -105,6 +110,9 @@ func run() error {
 	}
 	mariaUser, err := loginMariaDB(ctx, c)
 	if err != nil {
+		return err
+	}
+	if err := redisLogin(ctx, c); err != nil {
 		return err
 	}
 	kubectl := orDefault(os.Getenv("KUBECTL"), "kubectl")
@@ -167,9 +175,10 @@ func writeKubeconfig(env *envtest.Environment) (string, error) {
 }
 
 // applySamples creates every object in samplesDir in the default namespace,
-// with MySQL servers and their Secret aimed at maria, and the rest at pg.
+// with MySQL servers and their Secret aimed at maria, the rest at pg, and
+// cache servers at the private Redis.
 func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres, maria *harness.MariaDB) ([]*unstructured.Unstructured, error) {
-	files, err := filepath.Glob(filepath.Join(samplesDir, "sql_*.yaml"))
+	files, err := filepath.Glob(filepath.Join(samplesDir, "*_v1alpha1_*.yaml"))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +210,8 @@ func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres, ma
 			case u.GetKind() == "Secret":
 				_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}, "stringData")
 			}
-			if u.GetNamespace() == "" && u.GetKind() != "ClusterDatabaseServer" {
+			patchRedisSample(u)
+			if u.GetNamespace() == "" && !strings.HasPrefix(u.GetKind(), "Cluster") {
 				u.SetNamespace("default")
 			}
 			if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -19,9 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	_ "github.com/backend-operator/backend-operator/internal/backend/mysql"    // registers the mysql engine
 	_ "github.com/backend-operator/backend-operator/internal/backend/postgres" // registers the postgres engine
+	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/credentials"
 )
@@ -33,6 +35,9 @@ func Scheme() *runtime.Scheme {
 		panic(err)
 	}
 	if err := sqlv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := cachev1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
@@ -52,6 +57,7 @@ type Config struct {
 	KeepLeaseOnStop bool
 	// Restartable allows building several managers in one process (tests).
 	Restartable bool
+	Cache            cachectrl.Options
 }
 
 // New returns a manager with every controller registered.
@@ -102,6 +108,9 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	}
 	if err := sql.Setup(ctx, mgr, sql.NewEngines(), cfg.SQL); err != nil {
 		return nil, fmt.Errorf("set up SQL controllers: %w", err)
+	}
+	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.Cache); err != nil {
+		return nil, fmt.Errorf("set up cache controllers: %w", err)
 	}
 	return mgr, nil
 }

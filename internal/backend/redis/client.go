@@ -1,0 +1,360 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+)
+
+// Engine is the engine name used in metrics.
+const Engine = "redis"
+
+// Node is one server process.
+type Node struct {
+	Host string
+	Port int
+}
+
+// Address is host:port.
+func (n Node) Address() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)) }
+
+// Config says how to reach and log in to every node of a server. Username ""
+// logs in as the default user with Password alone.
+type Config struct {
+	Nodes          []Node
+	Username       string
+	Password       string
+	TLSMode        string // disable, require, verify-ca, verify-full
+	CAPEM          []byte
+	MaxConnections int
+	// Timeout bounds each call; default 10s.
+	Timeout time.Duration
+}
+
+// NodeInfo is what a node reported about itself.
+type NodeInfo struct {
+	Address string
+	Version string
+	// Flavor is Redis or Valkey.
+	Flavor  string
+	ACLFile bool
+}
+
+// Observation is the state of one user across the nodes.
+type Observation struct {
+	Exists bool
+	Drift  []string
+}
+
+// Client holds one bounded connection pool per node.
+type Client struct {
+	cfg   Config
+	nodes []*node
+}
+
+type node struct {
+	addr string
+	rdb  *goredis.Client
+	mu   sync.Mutex
+	// table is loaded once per client: every user on the node shares it.
+	table *CommandTable
+}
+
+// New opens (lazily) one pool per node. It sends nothing yet.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Nodes) == 0 {
+		return nil, backenderr.Invalid("the server lists no nodes")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 5
+	}
+	c := &Client{cfg: cfg}
+	for _, n := range cfg.Nodes {
+		tlsCfg, err := tlsConfig(cfg, n.Host)
+		if err != nil {
+			return nil, err
+		}
+		opts := &goredis.Options{
+			Addr: n.Address(), Username: cfg.Username, Password: cfg.Password, TLSConfig: tlsCfg,
+			Protocol: 2, DisableIdentity: true, PoolSize: cfg.MaxConnections, MaxIdleConns: 1,
+			MaxRetries: 1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+			ContextTimeoutEnabled: true,
+		}
+		c.nodes = append(c.nodes, &node{addr: n.Address(), rdb: goredis.NewClient(opts)})
+	}
+	return c, nil
+}
+
+func tlsConfig(cfg Config, host string) (*tls.Config, error) {
+	switch cfg.TLSMode {
+	case "", "disable":
+		return nil, nil
+	case "require":
+		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // mode require: encrypted, unverified, as documented
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, backenderr.Invalid("the CA bundle holds no PEM certificate")
+	}
+	if cfg.TLSMode == "verify-full" {
+		return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, nil
+	}
+	// verify-ca: the chain must lead to the CA; the name is not checked.
+	// VerifyConnection also runs on resumed sessions.
+	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12, //nolint:gosec // verified in VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no server certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
+			return err
+		}}, nil
+}
+
+// Close closes every pool.
+func (c *Client) Close() {
+	for _, n := range c.nodes {
+		_ = n.rdb.Close()
+	}
+}
+
+// URI is the redis:// or rediss:// URI of the first node for a user.
+func (c *Client) URI(user, password string) string {
+	scheme := "redis"
+	if c.cfg.TLSMode != "" && c.cfg.TLSMode != "disable" {
+		scheme = "rediss"
+	}
+	u := url.URL{Scheme: scheme, User: url.UserPassword(user, password), Host: c.cfg.Nodes[0].Address()}
+	return u.String()
+}
+
+// First is the node published in connection Secrets.
+func (c *Client) First() Node { return c.cfg.Nodes[0] }
+
+func (c *Client) call(ctx context.Context, n *node, args ...any) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	v, err := n.rdb.Do(ctx, args...).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, classify(n.addr, fmt.Sprint(args[0])+" "+fmt.Sprint(args[1:2]...), err)
+	}
+	return v, err
+}
+
+var hashRe = regexp.MustCompile(`[#>][0-9A-Za-z]+`)
+
+// classify turns a go-redis error into a backenderr with a stable reason. The
+// messages never hold a password: the operator only sends hashes, and those
+// are cut out too.
+func classify(addr, what string, err error) error {
+	msg := hashRe.ReplaceAllString(err.Error(), "<redacted>")
+	var rerr goredis.Error
+	if errors.As(err, &rerr) {
+		switch {
+		case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
+			return backenderr.New(backenderr.ReasonAuthFailed, fmt.Sprintf("node %s refused the admin login", addr), errors.New(msg))
+		case strings.HasPrefix(msg, "NOPERM"):
+			return backenderr.New(backenderr.ReasonAuthFailed, fmt.Sprintf("node %s: the admin login may not run %s", addr, strings.ToUpper(what)), errors.New(msg))
+		}
+		return backenderr.New(backenderr.ReasonBackendError, fmt.Sprintf("node %s: %s", addr, msg), nil)
+	}
+	return &backenderr.Error{Reason: backenderr.ReasonUnavailable, Message: fmt.Sprintf("node %s did not answer", addr), Err: errors.New(msg)}
+}
+
+// Info authenticates on every node and reports each one's version and
+// whether it keeps an ACL file. It also loads the command tables.
+func (c *Client) Info(ctx context.Context) ([]NodeInfo, error) {
+	out := make([]NodeInfo, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		v, err := c.call(ctx, n, "INFO", "server")
+		if err != nil {
+			return nil, err
+		}
+		text, _ := v.(string)
+		info := NodeInfo{Address: n.addr, Flavor: "Redis"}
+		for _, line := range strings.Split(text, "\n") {
+			k, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "redis_version":
+				if info.Version == "" {
+					info.Version = val
+				}
+			case "valkey_version":
+				info.Version = val
+			case "server_name":
+				if val == "valkey" {
+					info.Flavor = "Valkey"
+				}
+			}
+		}
+		if info.ACLFile, err = c.aclFile(ctx, n); err != nil {
+			return nil, err
+		}
+		if _, err := c.table(ctx, n); err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (c *Client) aclFile(ctx context.Context, n *node) (bool, error) {
+	v, err := c.call(ctx, n, "CONFIG", "GET", "aclfile")
+	if err != nil {
+		return false, err
+	}
+	w := words(v)
+	return len(w) >= 2 && w[1] != "", nil
+}
+
+// table returns the node's command table, loading it on first use.
+func (c *Client) table(ctx context.Context, n *node) (*CommandTable, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.table != nil {
+		return n.table, nil
+	}
+	v, err := c.call(ctx, n, "ACL", "CAT")
+	if err != nil {
+		return nil, err
+	}
+	cats := map[string][]string{}
+	for _, cat := range words(v) {
+		cv, err := c.call(ctx, n, "ACL", "CAT", cat)
+		if err != nil {
+			return nil, err
+		}
+		cats[cat] = words(cv)
+	}
+	n.table = NewCommandTable(cats)
+	return n.table, nil
+}
+
+// Check reports commands of s that a node does not know, before anything is sent.
+func (c *Client) Check(ctx context.Context, s UserSpec) error {
+	if err := Validate(s); err != nil {
+		return err
+	}
+	for _, n := range c.nodes {
+		t, err := c.table(ctx, n)
+		if err != nil {
+			return err
+		}
+		if unknown := t.Unknown(s); len(unknown) > 0 {
+			return backenderr.Invalid("unknown command(s) on node %s: %s", n.addr, strings.Join(unknown, ", "))
+		}
+	}
+	return nil
+}
+
+// Observe reads the user back from every node and compares it with s.
+func (c *Client) Observe(ctx context.Context, s UserSpec) (Observation, error) {
+	var obs Observation
+	var missing []string
+	for _, n := range c.nodes {
+		v, err := c.call(ctx, n, "ACL", "GETUSER", s.Name)
+		if errors.Is(err, goredis.Nil) || (err == nil && v == nil) {
+			missing = append(missing, n.addr)
+			continue
+		}
+		if err != nil {
+			return Observation{}, err
+		}
+		o, err := ParseGetUser(v)
+		if err != nil {
+			return Observation{}, backenderr.New(backenderr.ReasonBackendError, "node "+n.addr+": "+err.Error(), nil)
+		}
+		t, err := c.table(ctx, n)
+		if err != nil {
+			return Observation{}, err
+		}
+		obs.Exists = true
+		for _, d := range Diff(s, o, t) {
+			obs.Drift = append(obs.Drift, c.prefix(n)+d)
+		}
+	}
+	if obs.Exists {
+		for _, m := range missing {
+			obs.Drift = append(obs.Drift, "node "+m+": user missing")
+		}
+	}
+	return obs, nil
+}
+
+func (c *Client) prefix(n *node) string {
+	if len(c.nodes) == 1 {
+		return ""
+	}
+	return "node " + n.addr + ": "
+}
+
+// Apply replaces the user's rules on every node with one ACL SETUSER ... reset
+// ... command, then saves the ACL file where the node has one.
+func (c *Client) Apply(ctx context.Context, s UserSpec) error {
+	if err := c.Check(ctx, s); err != nil {
+		return err
+	}
+	args := SetUserArgs(s)
+	for _, n := range c.nodes {
+		if _, err := c.call(ctx, n, args...); err != nil {
+			return err
+		}
+		if err := c.save(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes the user from every node; already gone is success.
+func (c *Client) Delete(ctx context.Context, name string) error {
+	for _, n := range c.nodes {
+		if _, err := c.call(ctx, n, "ACL", "DELUSER", name); err != nil {
+			return err
+		}
+		if err := c.save(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) save(ctx context.Context, n *node) error {
+	has, err := c.aclFile(ctx, n)
+	if err != nil || !has {
+		return err
+	}
+	_, err = c.call(ctx, n, "ACL", "SAVE")
+	return err
+}
+
+// quiet drops go-redis's own log lines (dial retries and the like): failures
+// reach the operator as errors with reasons instead.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { goredis.SetLogger(quiet{}) }
