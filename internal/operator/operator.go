@@ -57,7 +57,7 @@ type Config struct {
 	KeepLeaseOnStop bool
 	// Restartable allows building several managers in one process (tests).
 	Restartable bool
-	Cache            cachectrl.Options
+	Cache       cachectrl.Options
 }
 
 // New returns a manager with every controller registered.
