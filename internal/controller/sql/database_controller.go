@@ -21,45 +21,55 @@ type databaseConnector struct {
 	engines *Engines
 }
 
+// Connect resolves the server and prepares the database. Spec problems are
+// kept in the External and returned by Observe and Apply, never by Delete.
 func (c *databaseConnector) Connect(ctx context.Context, db *sqlv1.Database) (managed.External, error) {
 	srv, err := resolveServer(ctx, c.client, c.engines, db.Namespace, db.Spec.ServerRef)
 	if err != nil {
 		return nil, err
 	}
-	spec := sqlengine.DatabaseSpec{Name: db.BackendName()}
+	ext := &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: sqlengine.DatabaseSpec{Name: db.BackendName()}}
 	if p := db.Spec.Postgres; p != nil {
 		if srv.spec.Engine != sqlv1.EnginePostgres {
-			return nil, managed.Invalid("spec.postgres is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
+			ext.err = managed.Invalid("spec.postgres is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
 		}
-		spec.Owner, spec.Encoding, spec.Locale, spec.Template = p.Owner, p.Encoding, p.Locale, p.Template
-		spec.Schemas, spec.Extensions = p.Schemas, p.Extensions
+		ext.spec.Owner, ext.spec.Encoding, ext.spec.Locale, ext.spec.Template = p.Owner, p.Encoding, p.Locale, p.Template
+		ext.spec.Schemas, ext.spec.Extensions = p.Schemas, p.Extensions
 	}
 	if m := db.Spec.MySQL; m != nil {
 		if srv.spec.Engine != sqlv1.EngineMySQL {
-			return nil, managed.Invalid("spec.mysql is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
+			ext.err = managed.Invalid("spec.mysql is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
 		}
-		spec.CharacterSet, spec.Collation = m.CharacterSet, m.Collation
+		ext.spec.CharacterSet, ext.spec.Collation = m.CharacterSet, m.Collation
 	}
-	if err := srv.engine.ValidateDatabase(spec); err != nil {
-		return nil, err
+	if ext.err == nil {
+		ext.err = srv.engine.ValidateDatabase(ext.spec)
 	}
-	return &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: spec}, nil
+	return ext, nil
 }
 
 type databaseExternal struct {
 	engine     sqlengine.Engine
 	engineName string
 	spec       sqlengine.DatabaseSpec
+	// err is what Connect found wrong with the spec; it blocks all but Delete.
+	err error
 }
 
 func (e *databaseExternal) Engine() string { return e.engineName }
 
 func (e *databaseExternal) Observe(ctx context.Context) (managed.Observation, error) {
+	if e.err != nil {
+		return managed.Observation{}, e.err
+	}
 	obs, err := e.engine.ObserveDatabase(ctx, e.spec)
 	return managed.Observation(obs), err
 }
 
 func (e *databaseExternal) Apply(ctx context.Context) error {
+	if e.err != nil {
+		return e.err
+	}
 	return e.engine.ApplyDatabase(ctx, e.spec)
 }
 

@@ -37,23 +37,16 @@ type userConnector struct {
 	engines *Engines
 }
 
+// Connect resolves the server and prepares the login. Problems with the spec
+// or its Secrets are kept in the External and returned by Observe and Apply,
+// so that they never block a deletion, which needs only the name.
 func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (managed.External, error) {
 	srv, err := resolveServer(ctx, c.client, c.engines, u.Namespace, u.Spec.ServerRef)
 	if err != nil {
 		return nil, err
 	}
-	if u.Spec.Postgres != nil && srv.spec.Engine != sqlv1.EnginePostgres {
-		return nil, managed.Invalid("spec.postgres is set but server " + u.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
-	}
-	if u.Spec.MySQL != nil && srv.spec.Engine != sqlv1.EngineMySQL {
-		return nil, managed.Invalid("spec.mysql is set but server " + u.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
-	}
 	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine)}
-	if err := ext.loadPassword(ctx); err != nil {
-		return nil, err
-	}
-	ext.spec = sqlengine.UserSpec{Name: u.BackendName(), Password: ext.password,
-		ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
+	ext.spec = sqlengine.UserSpec{Name: u.BackendName(), ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
 	if u.Spec.Postgres != nil {
 		ext.spec.CreateDB, ext.spec.CreateRole = u.Spec.Postgres.CreateDB, u.Spec.Postgres.CreateRole
 	}
@@ -64,13 +57,31 @@ func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (man
 		ext.spec.Grants = append(ext.spec.Grants, sqlengine.Grant{Database: g.Database, Access: string(g.Access),
 			Schema: g.Schema, Tables: g.Tables, Privileges: g.Privileges})
 	}
-	if err := srv.engine.ValidateUser(ext.spec); err != nil {
-		return nil, err
-	}
-	if err := ext.renderSecret(); err != nil {
-		return nil, err
-	}
+	ext.err = ext.prepare(ctx, srv.spec.Engine)
 	return ext, nil
+}
+
+// prepare checks the spec against the engine, loads the password and renders
+// the connection Secret.
+func (e *userExternal) prepare(ctx context.Context, engine sqlv1.Engine) error {
+	u := e.user
+	if u.Spec.Postgres != nil && engine != sqlv1.EnginePostgres {
+		return managed.Invalid("spec.postgres is set but server " + u.Spec.ServerRef.Name + " runs " + string(engine))
+	}
+	if u.Spec.MySQL != nil && engine != sqlv1.EngineMySQL {
+		return managed.Invalid("spec.mysql is set but server " + u.Spec.ServerRef.Name + " runs " + string(engine))
+	}
+	if err := e.engine.ValidateUser(e.spec); err != nil {
+		return err
+	}
+	if err := e.loadPassword(ctx); err != nil {
+		return err
+	}
+	e.spec.Password = e.password
+	if err := e.engine.ValidateUser(e.spec); err != nil {
+		return err
+	}
+	return e.renderSecret()
 }
 
 type userExternal struct {
@@ -86,6 +97,8 @@ type userExternal struct {
 	// existing is the connection Secret as found, nil when absent.
 	existing *corev1.Secret
 	secret   *corev1.Secret
+	// err is what prepare found wrong; it blocks everything but Delete.
+	err error
 }
 
 func (e *userExternal) Engine() string { return e.engineName }
@@ -164,6 +177,9 @@ func (e *userExternal) renderSecret() error {
 }
 
 func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error) {
+	if e.err != nil {
+		return managed.Observation{}, e.err
+	}
 	obs, err := e.engine.ObserveUser(ctx, e.spec)
 	if err != nil || !obs.Exists {
 		return managed.Observation(obs), err
@@ -177,6 +193,9 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 // Apply stores a generated password in the connection Secret before the login
 // uses it, so that a crash in between never loses it.
 func (e *userExternal) Apply(ctx context.Context) error {
+	if e.err != nil {
+		return e.err
+	}
 	if err := e.writeSecret(ctx); err != nil {
 		return err
 	}
@@ -189,6 +208,9 @@ func (e *userExternal) Delete(ctx context.Context) error {
 
 // Publish keeps the connection Secret current and names it in status.
 func (e *userExternal) Publish(ctx context.Context) error {
+	if e.err != nil {
+		return e.err
+	}
 	if err := e.writeSecret(ctx); err != nil {
 		return err
 	}

@@ -371,3 +371,21 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 	f.g.Expect(err).NotTo(HaveOccurred())
 	conn.Close(f.ctx)
 }
+
+// A spec that turns invalid reports InvalidSpec and still deletes cleanly:
+// deletion needs only the name.
+func TestInvalidSpecStillDeletes(t *testing.T) {
+	f := newFixture(t)
+	name := f.uniq("turns_bad")
+	u := f.user(name)
+	f.create(u)
+	f.waitReady(u)
+	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) {
+		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Privileges: []string{"SELECT"}}}
+		u.Spec.PasswordSecretRef = &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "absent"}}
+	})).To(Succeed())
+	f.waitReason(u, metav1.ConditionFalse, "")
+	f.delete(u)
+	f.waitGone(u)
+	f.g.Expect(roleExists(t, name)).To(BeFalse())
+}
