@@ -115,18 +115,26 @@ func run() error {
 	if err := redisLogin(ctx, c); err != nil {
 		return err
 	}
-	kubectl := orDefault(os.Getenv("KUBECTL"), "kubectl")
+	alias := ""
+	if k := os.Getenv("KUBECTL"); k != "" {
+		alias = "\n  alias kubectl=" + k + "   # built with the control plane"
+	}
 	fmt.Printf(`
-backend-operator is running. Everything in %s is Ready, and the sample users %q
-(PostgreSQL) and %q (MariaDB) logged in with the credentials from Secrets %q and %q.
-
+backend-operator is running. Everything in %s is Ready; the sample users %q
+(PostgreSQL) and %q (MariaDB) and the sample cache user logged in with the
+credentials from their Secrets.
+%s
   export KUBECONFIG=%s
-  %s get backend                         # every backend-operator object
-  %s describe databaseuser orders-app
-  %s get events --field-selector reason!=Scheduled
-  psql "$(%s get secret %s -o jsonpath='{.data.uri}' | base64 -d)"
+  kubectl get backend                      # every backend-operator object
+  kubectl describe databaseuser orders-app
+  kubectl get events
+  psql "$(kubectl get secret %s -o jsonpath='{.data.uri}' | base64 -d)"
+  mariadb --defaults-file=/dev/null "$(kubectl get secret %s -o jsonpath='{.data.database}' | base64 -d)" \
+    -h127.0.0.1 -P"$(kubectl get secret %s -o jsonpath='{.data.port}' | base64 -d)" \
+    -u"$(kubectl get secret %s -o jsonpath='{.data.username}' | base64 -d)" \
+    -p"$(kubectl get secret %s -o jsonpath='{.data.password}' | base64 -d)"
 
-`, samplesDir, user, mariaUser, appSecret, mariaAppSecret, kubeconfig, kubectl, kubectl, kubectl, kubectl, appSecret)
+`, samplesDir, user, mariaUser, alias, kubeconfig, appSecret, mariaAppSecret, mariaAppSecret, mariaAppSecret, mariaAppSecret)
 	if oneshot {
 		fmt.Println("DEV_ONESHOT=1: the sample users logged in; stopping.")
 		return nil
