@@ -297,10 +297,3 @@ func login(ctx context.Context, c client.Client) (string, error) {
 	}
 	return user, nil
 }
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}

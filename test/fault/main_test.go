@@ -117,7 +117,7 @@ func (r *operatorRun) halt() {
 	r.once.Do(func() {
 		r.stop()
 		select {
-		case <-r.done:
+		case <-r.done: //nolint:errcheck // a stopped manager's error is irrelevant here
 		case <-time.After(40 * time.Second):
 			r.t.Error("the operator did not stop within 40s")
 		}

@@ -72,7 +72,7 @@ func StartMariaDB(ctx context.Context, extraArgs ...string) (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MariaDB{Host: "127.0.0.1", AdminUser: "bo_admin", AdminPassword: randomHex(16), RootPassword: randomHex(16),
+	m := &MariaDB{Host: "127.0.0.1", AdminUser: "bo_admin", AdminPassword: randomPassword(), RootPassword: randomPassword(),
 		Dir: dir, bin: bin, args: extraArgs, first: true}
 	runAs := []string{}
 	if os.Geteuid() == 0 {

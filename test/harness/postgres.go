@@ -79,7 +79,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{Host: "127.0.0.1", AdminUser: "postgres", AdminPassword: randomHex(16), Dir: dir, bin: bin}
+	p := &Postgres{Host: "127.0.0.1", AdminUser: "postgres", AdminPassword: randomPassword(), Dir: dir, bin: bin}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root: run it as the postgres system user.
 		u, err := user.Lookup("postgres")
@@ -237,8 +237,9 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
+// randomPassword returns 32 random hex characters.
+func randomPassword() string {
+	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }

@@ -59,7 +59,7 @@ func StartRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{Host: "127.0.0.1", AdminUser: opts.AdminUser, AdminPassword: randomHex(16), Dir: dir, bin: bin}
+	r := &Redis{Host: "127.0.0.1", AdminUser: opts.AdminUser, AdminPassword: randomPassword(), Dir: dir, bin: bin}
 	if opts.AdminPassword != "" {
 		r.AdminPassword = opts.AdminPassword
 	}
