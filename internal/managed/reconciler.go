@@ -338,9 +338,7 @@ func (r *Reconciler[T, L]) patchStatus(ctx context.Context, before, obj T) error
 }
 
 func setReady(obj Object, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&obj.ManagedStatus().Conditions, metav1.Condition{
-		Type: ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
-	})
+	SetReady(&obj.ManagedStatus().Conditions, obj.GetGeneration(), status, reason, message)
 }
 
 func truncate(drift []string) []string {

@@ -105,7 +105,7 @@ func (r *ServerReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 		st.ObservedGeneration = obj.GetGeneration()
 		result = reconcile.Result{RequeueAfter: wait.Jitter(r.Options.PollInterval, 0.2)}
 	}
-	if err := patchIfChanged(ctx, r.Client, before, obj); err != nil {
+	if err := managed.PatchStatusIfChanged(ctx, r.Client, before, obj); err != nil {
 		return reconcile.Result{}, err
 	}
 	return result, nil
@@ -160,36 +160,11 @@ func (r *ServerReconciler[T]) readSecret(ctx context.Context, ns string, ref com
 	if ns == "" {
 		ns = ref.Namespace
 	}
-	secret := &corev1.Secret{}
-	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, managed.Fail(managed.ReasonSecretNotFound, fmt.Sprintf("Secret %s/%s not found", ns, ref.Name), nil)
-		}
-		return nil, fmt.Errorf("read Secret %s/%s: %w", ns, ref.Name, err)
-	}
-	return secret, nil
+	return managed.ReadSecret(ctx, r.Reader, ns, ref.Name)
 }
 
 func setServerReady(obj serverObject, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&obj.ServerStatus().Conditions, metav1.Condition{
-		Type: managed.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
-	})
-}
-
-// patchIfChanged patches obj's status when it differs from before.
-func patchIfChanged(ctx context.Context, c client.Client, before, obj client.Object) error {
-	patch := client.MergeFrom(before)
-	data, err := patch.Data(obj)
-	if err != nil {
-		return fmt.Errorf("status patch: %w", err)
-	}
-	if string(data) == "{}" {
-		return nil
-	}
-	if err := c.Status().Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("patch status: %w", err)
-	}
-	return nil
+	managed.SetReady(&obj.ServerStatus().Conditions, obj.GetGeneration(), status, reason, message)
 }
 
 func orDefault[T ~string](v, def T) T {

@@ -54,7 +54,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts Options
 		),
 	}
 	recorder := mgr.GetEventRecorder("backend-operator")
-	secretToServers := mapByIndex(c, secretIndex, secretKey, &cachev1.CacheServerList{}, &cachev1.ClusterCacheServerList{})
+	secretToServers := managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &cachev1.CacheServerList{}, &cachev1.ClusterCacheServerList{})
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("cacheserver").
 		For(&cachev1.CacheServer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -85,11 +85,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts Options
 		return err
 	}
 
-	serverToUsers := mapByIndex(c, serverIndex, func(o client.Object) string { return o.(serverObject).ServerKey() }, &cachev1.CacheUserList{})
+	serverToUsers := managed.MapByIndex(c, serverIndex, func(o client.Object) string { return o.(serverObject).ServerKey() }, &cachev1.CacheUserList{})
 	return ctrl.NewControllerManagedBy(mgr).Named("cacheuser").
 		For(&cachev1.CacheUser{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(mapByIndex(c, secretIndex, secretKey, &cachev1.CacheUserList{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &cachev1.CacheUserList{}))).
 		Watches(&cachev1.CacheServer{}, handler.EnqueueRequestsFromMapFunc(serverToUsers)).
 		Watches(&cachev1.ClusterCacheServer{}, handler.EnqueueRequestsFromMapFunc(serverToUsers)).
 		WithOptions(ctrlOpts).
@@ -107,45 +107,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts Options
 			},
 			Options: opts.Options,
 		})
-}
-
-func secretKey(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
-
-// mapByIndex enqueues the objects of each list type whose index holds key(o).
-func mapByIndex(c client.Client, index string, key func(client.Object) string, lists ...client.ObjectList) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var reqs []reconcile.Request
-		for _, proto := range lists {
-			list := proto.DeepCopyObject().(client.ObjectList)
-			if err := c.List(ctx, list, client.MatchingFields{index: key(o)}); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "list dependents", "index", index)
-				continue
-			}
-			for _, item := range itemsOf(list) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item)})
-			}
-		}
-		return reqs
-	}
-}
-
-func itemsOf(list client.ObjectList) []client.Object {
-	var out []client.Object
-	switch l := list.(type) {
-	case *cachev1.CacheServerList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *cachev1.ClusterCacheServerList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *cachev1.CacheUserList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	}
-	return out
 }
 
 func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {

@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,10 +22,6 @@ import (
 // +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseusers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseusers/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
-
-// ReasonSecretConflict: the connection Secret's name is taken by a Secret this
-// object does not own.
-const ReasonSecretConflict = "SecretConflict"
 
 // userConnector turns a DatabaseUser into a login on its server.
 type userConnector struct {
@@ -107,43 +102,11 @@ func (e *userExternal) Engine() string { return e.engineName }
 // connection Secret this object owns, else generates one.
 func (e *userExternal) loadPassword(ctx context.Context) error {
 	u := e.user
-	name := u.ConnectionSecretName()
-	existing := &corev1.Secret{}
-	err := e.client.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: name}, existing)
-	switch {
-	case apierrors.IsNotFound(err):
-		existing = nil
-	case err != nil:
-		return fmt.Errorf("get connection Secret: %w", err)
-	case !metav1.IsControlledBy(existing, u):
-		return managed.Wait(ReasonSecretConflict, fmt.Sprintf("Secret %q exists and is not owned by this DatabaseUser; choose another spec.connectionSecret.name", name))
-	}
-	e.existing = existing
-
-	if ref := u.Spec.PasswordSecretRef; ref != nil {
-		src := &corev1.Secret{}
-		if err := e.reader.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: ref.Name}, src); err != nil {
-			if apierrors.IsNotFound(err) {
-				return managed.Wait(managed.ReasonSecretNotFound, fmt.Sprintf("password Secret %q not found", ref.Name))
-			}
-			return fmt.Errorf("get password Secret: %w", err)
-		}
-		key := orDefault(ref.Key, "password")
-		if len(src.Data[key]) == 0 {
-			return managed.Wait(managed.ReasonSecretInvalid, fmt.Sprintf("password Secret %q has no key %q", ref.Name, key))
-		}
-		e.password, e.passwordVersion = string(src.Data[key]), "secret/"+ref.Name+"@"+src.ResourceVersion
-		return nil
-	}
-	if existing != nil && len(existing.Data["password"]) > 0 {
-		e.password, e.passwordVersion = string(existing.Data["password"]), "generated/"+string(existing.UID)
-		return nil
-	}
-	p, err := credentials.GeneratePassword()
+	p, err := managed.LoadPassword(ctx, e.client, e.reader, u, u.ConnectionSecretName(), u.Spec.PasswordSecretRef)
 	if err != nil {
 		return err
 	}
-	e.password = p
+	e.password, e.passwordVersion, e.existing = p.Value, p.Version, p.Existing
 	return nil
 }
 
@@ -221,51 +184,15 @@ func (e *userExternal) Publish(ctx context.Context) error {
 
 // writeSecret creates or updates the connection Secret when it differs.
 func (e *userExternal) writeSecret(ctx context.Context) error {
-	if e.existing == nil {
-		if err := e.client.Create(ctx, e.secret); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return managed.Wait(ReasonSecretConflict, fmt.Sprintf("Secret %q exists and is not owned by this DatabaseUser; choose another spec.connectionSecret.name", e.secret.Name))
-			}
-			return fmt.Errorf("create connection Secret: %w", err)
-		}
-		e.existing = e.secret
-	} else if !secretMatches(e.existing, e.secret) {
-		upd := e.existing.DeepCopy()
-		upd.Labels, upd.Annotations, upd.Data = e.secret.Labels, e.secret.Annotations, e.secret.Data
-		if upd.Type != e.secret.Type {
-			return managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf("Secret %q has type %q; delete it to have it recreated", upd.Name, upd.Type), nil)
-		}
-		if err := e.client.Update(ctx, upd); err != nil {
-			return fmt.Errorf("update connection Secret: %w", err)
-		}
-		e.existing = upd
+	stored, err := managed.WriteSecret(ctx, e.client, e.existing, e.secret)
+	if err != nil {
+		return err
 	}
+	e.existing = stored
 	if e.passwordVersion == "" {
-		e.passwordVersion = "generated/" + string(e.existing.UID)
+		e.passwordVersion = managed.GeneratedVersion(stored)
 	}
 	return nil
-}
-
-func secretMatches(have, want *corev1.Secret) bool {
-	if len(have.Data) != len(want.Data) {
-		return false
-	}
-	for k, v := range want.Data {
-		if string(have.Data[k]) != string(v) {
-			return false
-		}
-	}
-	for k, v := range want.Labels {
-		if have.Labels[k] != v {
-			return false
-		}
-	}
-	for k, v := range want.Annotations {
-		if have.Annotations[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(list []string, s string) bool {

@@ -3,16 +3,11 @@ package sql
 import (
 	"context"
 	"fmt"
-	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/internal/managed"
@@ -32,9 +27,9 @@ func resolveServer(ctx context.Context, c client.Client, engines *Engines, ns st
 	if ref.Kind == sqlv1.KindClusterDatabaseServer {
 		cs := &sqlv1.ClusterDatabaseServer{}
 		if err := c.Get(ctx, client.ObjectKey{Name: ref.Name}, cs); err != nil {
-			return server{}, notFound(err, fmt.Sprintf("ClusterDatabaseServer %q not found", ref.Name))
+			return server{}, managed.ServerNotFound(err, fmt.Sprintf("ClusterDatabaseServer %q not found", ref.Name))
 		}
-		ok, err := admits(ctx, c, cs.Spec.AllowedNamespaces, ns)
+		ok, err := managed.AdmitsNamespace(ctx, c, cs.Spec.AllowedNamespaces, ns)
 		if err != nil {
 			return server{}, err
 		}
@@ -46,7 +41,7 @@ func resolveServer(ctx context.Context, c client.Client, engines *Engines, ns st
 	} else {
 		ds := &sqlv1.DatabaseServer{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, ds); err != nil {
-			return server{}, notFound(err, fmt.Sprintf("DatabaseServer %q not found in namespace %q", ref.Name, ns))
+			return server{}, managed.ServerNotFound(err, fmt.Sprintf("DatabaseServer %q not found in namespace %q", ref.Name, ns))
 		}
 		obj = ds
 	}
@@ -63,33 +58,4 @@ func resolveServer(ctx context.Context, c client.Client, engines *Engines, ns st
 		return server{}, managed.Wait(managed.ReasonServerNotReady, fmt.Sprintf("%s %q is connecting", ref.Kind, ref.Name))
 	}
 	return server{key: obj.ServerKey(), spec: obj.ServerSpec(), engine: eng}, nil
-}
-
-func notFound(err error, msg string) error {
-	if apierrors.IsNotFound(err) {
-		return managed.Wait(managed.ReasonServerNotFound, msg)
-	}
-	return fmt.Errorf("get server: %w", err)
-}
-
-// admits reports whether allowed admits namespace ns. No rule admits none.
-func admits(ctx context.Context, c client.Client, allowed *common.AllowedNamespaces, ns string) (bool, error) {
-	if allowed == nil {
-		return false, nil
-	}
-	if slices.Contains(allowed.Names, ns) {
-		return true, nil
-	}
-	if allowed.Selector == nil {
-		return false, nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(allowed.Selector)
-	if err != nil {
-		return false, managed.Invalid(fmt.Sprintf("the server's allowedNamespaces.selector is invalid: %v", err))
-	}
-	nsObj := &corev1.Namespace{}
-	if err := c.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
-		return false, fmt.Errorf("get namespace %q: %w", ns, err)
-	}
-	return sel.Matches(labels.Set(nsObj.Labels)), nil
 }

@@ -52,7 +52,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options
 			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: newLimiter()},
 		),
 	}
-	secretToServers := mapByIndex(c, secretIndex, secretKey, &sqlv1.DatabaseServerList{}, &sqlv1.ClusterDatabaseServerList{})
+	secretToServers := managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &sqlv1.DatabaseServerList{}, &sqlv1.ClusterDatabaseServerList{})
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("databaseserver").
 		For(&sqlv1.DatabaseServer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -84,7 +84,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options
 	}
 
 	serverToDependents := func(list client.ObjectList) handler.MapFunc {
-		return mapByIndex(c, serverIndex, func(o client.Object) string { return o.(serverObject).ServerKey() }, list)
+		return managed.MapByIndex(c, serverIndex, func(o client.Object) string { return o.(serverObject).ServerKey() }, list)
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("database").
 		For(&sqlv1.Database{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -104,11 +104,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options
 	return ctrl.NewControllerManagedBy(mgr).Named("databaseuser").
 		For(&sqlv1.DatabaseUser{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(mapByIndex(c, secretIndex, secretKey, &sqlv1.DatabaseUserList{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &sqlv1.DatabaseUserList{}))).
 		Watches(&sqlv1.DatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseUserList{}))).
 		Watches(&sqlv1.ClusterDatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseUserList{}))).
 		Watches(&sqlv1.Database{}, handler.EnqueueRequestsFromMapFunc(
-			mapByIndex(c, grantIndex, func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() }, &sqlv1.DatabaseUserList{}))).
+			managed.MapByIndex(c, grantIndex, func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() }, &sqlv1.DatabaseUserList{}))).
 		WithOptions(ctrlOpts).
 		Complete(&managed.Reconciler[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{
 			Client: c, Recorder: mgr.GetEventRecorder("backend-operator"), Kind: "DatabaseUser",
@@ -124,49 +124,6 @@ func ptrs[T any](items []T) []*T {
 	out := make([]*T, len(items))
 	for i := range items {
 		out[i] = &items[i]
-	}
-	return out
-}
-
-func secretKey(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
-
-// mapByIndex enqueues the objects of each list type whose index holds key(o).
-func mapByIndex(c client.Client, index string, key func(client.Object) string, lists ...client.ObjectList) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var reqs []reconcile.Request
-		for _, proto := range lists {
-			list := proto.DeepCopyObject().(client.ObjectList)
-			if err := c.List(ctx, list, client.MatchingFields{index: key(o)}); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "list dependents", "index", index)
-				continue
-			}
-			for _, item := range itemsOf(list) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item)})
-			}
-		}
-		return reqs
-	}
-}
-
-func itemsOf(list client.ObjectList) []client.Object {
-	var out []client.Object
-	switch l := list.(type) {
-	case *sqlv1.DatabaseServerList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *sqlv1.ClusterDatabaseServerList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *sqlv1.DatabaseList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *sqlv1.DatabaseUserList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
 	}
 	return out
 }
