@@ -77,12 +77,18 @@ func FuzzRender(f *testing.F) {
 	for _, s := range []string{"{{ .URI }}", "{{ .Password | printf \"%q\" }}", "{{", "}}", "{{ .Nope }}", "'\";--\\\x00`", "{{ range . }}{{ end }}"} {
 		f.Add(s, "p'\"\\`;--\x00ü")
 	}
+	f.Add("{{A", "1") // a parse error that happens to contain a one-character password
 	f.Fuzz(func(t *testing.T, tmpl, password string) {
 		v := Values{Type: "postgresql", Host: "h", Port: 1, Username: "u", Password: password}
 		data, err := Render(v, map[string]string{"X": tmpl, "P": "{{ .Password }}"})
 		if err != nil {
-			if password != "" && strings.Contains(err.Error(), password) && !strings.Contains(tmpl, password) {
-				t.Fatalf("error quotes the password: %v", err)
+			// The error must not depend on the password: rendering with another
+			// one gives the same message, so no part of it can leak.
+			other := v
+			other.Password = password + "-other"
+			_, err2 := Render(other, map[string]string{"X": tmpl, "P": "{{ .Password }}"})
+			if err2 == nil || err2.Error() != err.Error() {
+				t.Fatalf("the error depends on the password")
 			}
 			return
 		}
