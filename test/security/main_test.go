@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-sql-driver/mysql"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zapcore"
@@ -42,6 +43,12 @@ var (
 	pg    *harness.Postgres
 	maria *harness.MariaDB
 	redis *harness.Redis
+
+	// quiet is the context of the test's own API calls: client-go logs them
+	// through its logger, which discards, so that the log holds only what the
+	// operator (and client-go on its behalf) said, never the test's own
+	// requests carrying passwords.
+	quiet = klog.NewContext(context.Background(), logr.Discard())
 
 	// stopOperator stops the in-process operator and waits for it to end;
 	// the search runs after it, so that every log line and Event is in.
@@ -121,7 +128,8 @@ func run(m *testing.M) int {
 // captureLogs sends controller-runtime's logger, at its most verbose level
 // with stack traces, and klog at -v=10 into logs.
 func captureLogs() error {
-	ctrl.SetLogger(zap.New(
+	// The operator's own logger constructor, as cmd/main uses it.
+	ctrl.SetLogger(operator.NewLogger(
 		zap.WriteTo(logs),
 		zap.UseDevMode(true),
 		zap.Level(zapcore.Level(-127)),
