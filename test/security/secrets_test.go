@@ -251,12 +251,15 @@ func TestNoPasswordInLogsEventsOrStatus(t *testing.T) {
 	}
 
 	ctx := quiet
-	events := 0
+	events, warnings := 0, 0
 	for _, ns := range namespaces {
 		var core corev1.EventList
 		g.Expect(k8s.List(ctx, &core, client.InNamespace(ns))).To(Succeed())
 		for _, e := range core.Items {
 			events++
+			if e.Type == corev1.EventTypeWarning {
+				warnings++
+			}
 			where := "core/v1 Event " + ns + "/" + e.Name
 			searchFields(t, where, needles, map[string]string{"message": e.Message, "reason": e.Reason, "action": e.Action,
 				"annotations": fmt.Sprint(e.Annotations), "object": toJSON(e)})
@@ -265,6 +268,9 @@ func TestNoPasswordInLogsEventsOrStatus(t *testing.T) {
 		g.Expect(k8s.List(ctx, &ev, client.InNamespace(ns))).To(Succeed())
 		for _, e := range ev.Items {
 			events++
+			if e.Type == corev1.EventTypeWarning {
+				warnings++
+			}
 			where := "events.k8s.io/v1 Event " + ns + "/" + e.Name
 			searchFields(t, where, needles, map[string]string{"note": e.Note, "reason": e.Reason, "action": e.Action,
 				"annotations": fmt.Sprint(e.Annotations), "object": toJSON(e)})
@@ -295,6 +301,9 @@ func TestNoPasswordInLogsEventsOrStatus(t *testing.T) {
 	g.Expect(len(lines)).To(BeNumerically(">", 1000), "the log is too short to mean anything")
 	g.Expect(events).To(BeNumerically(">=", 6), "too few Events to mean anything")
 	g.Expect(len(statuses)).To(BeNumerically(">=", 6))
+	// The outages went through the error paths: Warning Events and error logs.
+	g.Expect(warnings).To(BeNumerically(">", 0), "no Warning Event: the outages were not noticed")
+	g.Expect(countMatching(lines, "server not ready")).To(BeNumerically(">", 0), "no error-path log line")
 	for _, c := range []string{"databaseserver", "databaseuser", "cacheserver", "cacheuser"} {
 		// zap's development encoder prints V(1) as DEBUG and V(n>1) as LEVEL(-n).
 		verbose := countMatching(lines, "\tLEVEL(-", `"controller": "`+c+`"`) + countMatching(lines, "\tDEBUG\t", `"controller": "`+c+`"`)
@@ -302,8 +311,8 @@ func TestNoPasswordInLogsEventsOrStatus(t *testing.T) {
 	}
 	g.Expect(countMatching(lines, "Request Body")+countMatching(lines, "Response Body")).To(BeNumerically(">", 0), "no klog -v=10 line from client-go")
 	g.Expect(countMatching(lines, "Response Body", "<redacted: ")).To(BeNumerically(">", 0), "no V(8) body line from client-go")
-	t.Logf("searched %d log lines (%d hex-dumped bodies), %d Events and %d distinct statuses for %d passwords and hashes in %s",
-		len(lines), len(dumps), events, len(statuses), len(needles), time.Since(start).Round(time.Second))
+	t.Logf("searched %d log lines (%d hex-dumped bodies), %d Events (%d Warning) and %d distinct statuses for %d passwords and hashes in %s",
+		len(lines), len(dumps), events, warnings, len(statuses), len(needles), time.Since(start).Round(time.Second))
 }
 
 // hexDump is the bytes of one hex.Dump found in the log (client-go logs
