@@ -27,7 +27,7 @@ func main() {
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	ctrl.SetLogger(operator.NewLogger(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
 	cfg.SQL = sql.Options{Options: managed.Options{PollInterval: poll}, Concurrency: concurrency}

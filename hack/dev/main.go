@@ -52,7 +52,7 @@ func run() error {
 	oneshot := os.Getenv("DEV_ONESHOT") == "1"
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctrl.SetLogger(zap.New(zap.WriteTo(logOutput(oneshot))))
+	ctrl.SetLogger(operator.NewLogger(zap.WriteTo(logOutput(oneshot))))
 
 	step("starting the local control plane (kube-apiserver + etcd)")
 	env := &envtest.Environment{CRDDirectoryPaths: []string{"config/crd/bases"}, ErrorIfCRDPathMissing: true}

@@ -1,0 +1,196 @@
+// Package security is the security check of issue 5: the operator runs at the
+// highest log verbosity through create, password change, backend outage and
+// delete on every engine, and then every log line, Event and status condition
+// is searched for each password it handled. None may appear.
+package security
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-sql-driver/mysql"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
+	"github.com/backend-operator/backend-operator/internal/controller/sql"
+	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/internal/operator"
+	"github.com/backend-operator/backend-operator/test/harness"
+)
+
+var (
+	restCfg *rest.Config
+	k8s     client.Client
+	logs    = &logBuffer{}
+
+	pg    *harness.Postgres
+	maria *harness.MariaDB
+	redis *harness.Redis
+
+	// quiet is the context of the test's own API calls: client-go logs them
+	// through its logger, which discards, so that the log holds only what the
+	// operator (and client-go on its behalf) said, never the test's own
+	// requests carrying passwords.
+	quiet = klog.NewContext(context.Background(), logr.Discard())
+
+	// stopOperator stops the in-process operator and waits for it to end;
+	// the search runs after it, so that every log line and Event is in.
+	stopOperator func() error
+)
+
+// logBuffer collects every log line of the process: controller-runtime's
+// logger and klog (client-go) both write here.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Sync lets zap flush into the buffer.
+func (l *logBuffer) Sync() error { return nil }
+
+// Lines returns a snapshot of the captured lines.
+func (l *logBuffer) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(l.b.String(), "\n")
+}
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test` or point it at the envtest binaries")
+		return 1
+	}
+	if err := captureLogs(); err != nil {
+		fmt.Fprintln(os.Stderr, "capture logs:", err)
+		return 1
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	var err error
+	if restCfg, err = env.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start envtest:", err)
+		return 1
+	}
+	defer env.Stop() //nolint:errcheck
+	restCfg.QPS = -1
+	if k8s, err = client.New(restCfg, client.Options{Scheme: operator.Scheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The backends start side by side: MariaDB's first start alone takes seconds.
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var pgErr, mariaErr, redisErr error
+	wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
+	wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
+	wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
+	wg.Wait()
+	if pg != nil {
+		defer pg.Close() //nolint:errcheck
+	}
+	if maria != nil {
+		defer maria.Close() //nolint:errcheck
+	}
+	if redis != nil {
+		defer redis.Close() //nolint:errcheck
+	}
+	for name, err := range map[string]error{"PostgreSQL": pgErr, "MariaDB": mariaErr, "Redis": redisErr} {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "start %s: %v\n", name, err)
+			return 1
+		}
+	}
+	if stopOperator, err = startOperator(); err != nil {
+		fmt.Fprintln(os.Stderr, "start operator:", err)
+		return 1
+	}
+	defer stopOperator() //nolint:errcheck
+	return m.Run()
+}
+
+// captureLogs sends controller-runtime's logger, at its most verbose level
+// with stack traces, and klog at -v=10 into logs.
+func captureLogs() error {
+	// The operator's own logger constructor, as cmd/main uses it.
+	ctrl.SetLogger(operator.NewLogger(
+		zap.WriteTo(logs),
+		zap.UseDevMode(true),
+		zap.Level(zapcore.Level(-127)),
+		zap.StacktraceLevel(zapcore.DebugLevel),
+	))
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
+		if err := fs.Set(k, v); err != nil {
+			return err
+		}
+	}
+	klog.SetOutput(logs)
+	// The database drivers' own loggers, which write to stderr by default.
+	if err := mysql.SetLogger(log.New(logs, "[mysql] ", log.LstdFlags|log.Lshortfile)); err != nil {
+		return err
+	}
+	goredis.SetLogger(redisLogger{log.New(logs, "[redis] ", log.LstdFlags)})
+	return nil
+}
+
+// redisLogger is go-redis's logger interface over a standard logger.
+type redisLogger struct{ l *log.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) { r.l.Printf(format, v...) }
+
+// startOperator runs the operator in-process with short intervals.
+func startOperator() (func() error, error) {
+	opts := managed.Options{PollInterval: 2 * time.Second, WaitInterval: 300 * time.Millisecond}
+	cfg := operator.Config{
+		Restartable: true,
+		SQL:         sql.Options{Options: opts, Concurrency: 4},
+		Cache:       cachectrl.Options{Options: opts, Concurrency: 4},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := operator.New(ctx, restCfg, cfg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	var stopErr error
+	return func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(40 * time.Second):
+				stopErr = fmt.Errorf("the operator did not stop within 40s")
+			}
+			klog.Flush()
+		})
+		return stopErr
+	}, nil
+}
