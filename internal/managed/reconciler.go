@@ -34,7 +34,8 @@ const maxDriftLines = 20
 
 // Options tune the loop.
 type Options struct {
-	// PollInterval is how often an object is re-observed for drift (jittered +20%).
+	// PollInterval is how often an object is re-observed for drift, plus up to
+	// 20% jitter (default 50s, so at most a minute).
 	PollInterval time.Duration
 	// WaitInterval is how often an object waiting on something else is retried.
 	WaitInterval time.Duration
@@ -44,7 +45,8 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.PollInterval == 0 {
-		o.PollInterval = time.Minute
+		// With up to 20% jitter every object is re-observed within a minute.
+		o.PollInterval = 50 * time.Second
 	}
 	if o.WaitInterval == 0 {
 		o.WaitInterval = 5 * time.Second
