@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
@@ -143,8 +144,9 @@ func run(o options) error {
 	counter := &apiCounter{}
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
-	mgr, err := operator.New(ctx, opCfg, operator.Config{SQL: sql.Options{
-		Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
+	mgr, err := operator.New(ctx, opCfg, operator.Config{
+		SQL: sql.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency},
+		Cache: cachectrl.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
 	if err != nil {
 		return err
 	}
@@ -373,7 +375,7 @@ func print(rep report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\nworkload\tN\tobjects\tcreate->Ready s\tobj/s\tfloor s\tratio\tpeak conns\tmax conns\tAPI req/obj\tAPI writes/obj\theap MiB\tRSS MiB\tsteady CPU s/min\tsteady queries/min\tsteady API writes\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
 			r.Workload, r.N, r.Objects, r.CreateToReadySec, r.ObjectsPerSec, r.FloorSec, r.Ratio, r.PeakConnections, r.MaxConnections,
 			r.APIRequestsPerObj, r.APIWritesPerObj, r.HeapMiB, r.RSSMiB, r.SteadyCPUSec, r.SteadyQueriesPerMin, r.SteadyAPIWrites)
 	}
