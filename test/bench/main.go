@@ -8,8 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -145,7 +145,7 @@ func run(o options) error {
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
 	mgr, err := operator.New(ctx, opCfg, operator.Config{
-		SQL: sql.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency},
+		SQL:   sql.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency},
 		Cache: cachectrl.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
 	if err != nil {
 		return err

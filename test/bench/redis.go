@@ -167,8 +167,10 @@ func (w *redisWorkload) drift(ctx context.Context, n int) (map[string]func() boo
 		res, err := w.admin.Do(ctx, append([]any{"ACL", "DRYRUN", user}, args...)...).Text()
 		return res == "OK", err
 	}
-	if ok, err := dryrun(widened, "flushall"); err != nil || !ok {
-		return nil, fmt.Errorf("the ACL SETUSER +flushall on %s did not take (%v)", widened, err)
+	if ok, err := dryrun(widened, "flushall"); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("the ACL SETUSER +flushall on %s did not take", widened)
 	}
 	return map[string]func() bool{
 		// The user is back with its declared key pattern and commands.
