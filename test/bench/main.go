@@ -285,7 +285,44 @@ func measure(ctx context.Context, c client.Client, counter *apiCounter, w worklo
 	res.SteadyCPUSec = cpuSeconds() - cpu0
 	res.SteadyQueriesPerMin = float64(q1-q0-1) / o.steady.Minutes()
 	res.SteadyAPIWrites = counter.writes.Load() - w0
+
+	// Delete the objects while the backend still runs: left behind, they
+	// would fail against the stopped backend and bill their retries to the
+	// next workloads' steady CPU and queries.
+	fmt.Println("   cleanup")
+	if err := deleteAll(ctx, c, objs, o.timeout); err != nil {
+		fmt.Printf("   cleanup incomplete: %v\n", err)
+	}
 	return res, nil
+}
+
+// deleteAll deletes objs and waits until they are gone (finalizers done).
+func deleteAll(ctx context.Context, c client.Client, objs []client.Object, timeout time.Duration) error {
+	for _, obj := range objs {
+		if err := c.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	pending := objs
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d objects still there after %s, first %s", len(pending), timeout, pending[0].GetName())
+		}
+		next := pending[:0]
+		for _, obj := range pending {
+			err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			if client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			if err == nil {
+				next = append(next, obj)
+			}
+		}
+		pending = next
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
 }
 
 // waitAllReady polls until every object has Ready=True.

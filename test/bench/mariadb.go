@@ -164,9 +164,13 @@ WHERE USER = ? AND ID <> CONNECTION_ID()`, mariaOperatorUser).Scan(&n)
 	return n, err
 }
 
-// queries reads the global Questions counter: statements clients sent to the
-// server (COM_QUERY and COM_STMT_EXECUTE, not statements run inside stored
-// programs). It counts the SHOW STATUS reading it, which measure subtracts.
+// queries reads the global Questions counter: the commands clients sent to
+// the server, from every session, except COM_PING, COM_STATISTICS and the
+// prepared-statement housekeeping COM_STMT_PREPARE/CLOSE/RESET, so that one
+// prepared statement counts once, at its COM_STMT_EXECUTE; statements run
+// inside stored programs are not counted. The server bumps it before running
+// a command, so the SHOW STATUS reading it counts itself, which measure
+// subtracts.
 func (w *mariaWorkload) queries(ctx context.Context) (int64, error) {
 	var name string
 	var n int64
