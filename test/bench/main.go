@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
@@ -143,8 +144,9 @@ func run(o options) error {
 	counter := &apiCounter{}
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
-	mgr, err := operator.New(ctx, opCfg, operator.Config{SQL: sql.Options{
-		Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
+	mgr, err := operator.New(ctx, opCfg, operator.Config{
+		SQL:   sql.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency},
+		Cache: cachectrl.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
 	if err != nil {
 		return err
 	}
@@ -283,7 +285,44 @@ func measure(ctx context.Context, c client.Client, counter *apiCounter, w worklo
 	res.SteadyCPUSec = cpuSeconds() - cpu0
 	res.SteadyQueriesPerMin = float64(q1-q0-1) / o.steady.Minutes()
 	res.SteadyAPIWrites = counter.writes.Load() - w0
+
+	// Delete the objects while the backend still runs: left behind, they
+	// would fail against the stopped backend and bill their retries to the
+	// next workloads' steady CPU and queries.
+	fmt.Println("   cleanup")
+	if err := deleteAll(ctx, c, objs, o.timeout); err != nil {
+		fmt.Printf("   cleanup incomplete: %v\n", err)
+	}
 	return res, nil
+}
+
+// deleteAll deletes objs and waits until they are gone (finalizers done).
+func deleteAll(ctx context.Context, c client.Client, objs []client.Object, timeout time.Duration) error {
+	for _, obj := range objs {
+		if err := c.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	pending := objs
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d objects still there after %s, first %s", len(pending), timeout, pending[0].GetName())
+		}
+		next := pending[:0]
+		for _, obj := range pending {
+			err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			if client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			if err == nil {
+				next = append(next, obj)
+			}
+		}
+		pending = next
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
 }
 
 // waitAllReady polls until every object has Ready=True.
@@ -373,7 +412,7 @@ func print(rep report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\nworkload\tN\tobjects\tcreate->Ready s\tobj/s\tfloor s\tratio\tpeak conns\tmax conns\tAPI req/obj\tAPI writes/obj\theap MiB\tRSS MiB\tsteady CPU s/min\tsteady queries/min\tsteady API writes\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
 			r.Workload, r.N, r.Objects, r.CreateToReadySec, r.ObjectsPerSec, r.FloorSec, r.Ratio, r.PeakConnections, r.MaxConnections,
 			r.APIRequestsPerObj, r.APIWritesPerObj, r.HeapMiB, r.RSSMiB, r.SteadyCPUSec, r.SteadyQueriesPerMin, r.SteadyAPIWrites)
 	}

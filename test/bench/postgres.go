@@ -16,7 +16,9 @@ import (
 	"github.com/backend-operator/backend-operator/test/harness"
 )
 
-func workloads() []workload { return []workload{&pgWorkload{}} }
+func workloads() []workload {
+	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}}
+}
 
 // pgWorkload: N Databases and N DatabaseUsers with ReadWrite on their database.
 type pgWorkload struct {
