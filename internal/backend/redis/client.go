@@ -92,7 +92,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		opts := &goredis.Options{
 			Addr: n.Address(), Username: cfg.Username, Password: cfg.Password, TLSConfig: tlsCfg,
-			Protocol: 2, DisableIdentity: true, PoolSize: cfg.MaxConnections, MaxIdleConns: 1,
+			Protocol: 2, DisableIdentity: true, PoolSize: cfg.MaxConnections, MaxIdleConns: cfg.MaxConnections,
 			MaxRetries: 1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 			ContextTimeoutEnabled: true,
 		}
