@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ type options struct {
 	concurrency int
 	timeout     time.Duration
 	debug       bool
+	only        string
 }
 
 // result holds one workload's figures.
@@ -84,6 +86,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 8, "the operator's reconciles per kind at once")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when objects are not Ready by then")
 	flag.BoolVar(&o.debug, "debug", false, "list the API writes seen in the steady state")
+	flag.StringVar(&o.only, "only", "", "comma-separated workloads to run (default: all)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -158,6 +161,9 @@ func run(o options) error {
 
 	rep := report{UnrelatedSecrets: o.secrets}
 	for _, w := range workloads() {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), w.name()) {
+			continue
+		}
 		fmt.Printf(">> workload %s, N=%d\n", w.name(), o.n)
 		res, err := measure(ctx, c, counter, w, o)
 		if err != nil {
@@ -433,6 +439,17 @@ func printOperationLatency() {
 		return
 	}
 	for _, f := range families {
+		if f.GetName() == "controller_runtime_reconcile_total" {
+			for _, m := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if v := m.GetCounter().GetValue(); v > 0 {
+					fmt.Printf("reconciles %-22s %-14s %6.0f\n", labels["controller"], labels["result"], v)
+				}
+			}
+		}
 		if f.GetName() != "backend_operator_backend_operation_duration_seconds" {
 			continue
 		}
