@@ -3,6 +3,7 @@
 package operator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -77,8 +78,8 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	}
 	opts := ctrl.Options{
 		Scheme:                        Scheme(),
-		Metrics:                       metricsserver.Options{BindAddress: orDefault(cfg.MetricsAddr, "0")},
-		HealthProbeBindAddress:        orDefault(cfg.ProbeAddr, "0"),
+		Metrics:                       metricsserver.Options{BindAddress: cmp.Or(cfg.MetricsAddr, "0")},
+		HealthProbeBindAddress:        cmp.Or(cfg.ProbeAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
 		LeaderElectionID:              "backend-operator.backend-operator.dev",
 		LeaderElectionNamespace:       cfg.LeaderElectionNS,
@@ -113,11 +114,4 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 		return nil, fmt.Errorf("set up cache controllers: %w", err)
 	}
 	return mgr, nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

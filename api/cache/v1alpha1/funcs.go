@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"cmp"
+
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 )
 
@@ -43,27 +45,20 @@ func (n Node) EffectivePort() int {
 	return 6379
 }
 
-func orDefault[T ~string](v, def T) T {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // BackendName is spec.name, or metadata.name when unset.
-func (u *CacheUser) BackendName() string { return orDefault(u.Spec.Name, u.Name) }
+func (u *CacheUser) BackendName() string { return cmp.Or(u.Spec.Name, u.Name) }
 
 // ManagedStatus returns the shared status block.
 func (u *CacheUser) ManagedStatus() *common.ManagedStatus { return &u.Status.ManagedStatus }
 
 // DeletionPolicy defaults to Delete: an ACL user is an access object.
 func (u *CacheUser) DeletionPolicy() common.DeletionPolicy {
-	return orDefault(u.Spec.DeletionPolicy, common.DeletionDelete)
+	return cmp.Or(u.Spec.DeletionPolicy, common.DeletionDelete)
 }
 
 // ManagementPolicy defaults to Manage.
 func (u *CacheUser) ManagementPolicy() common.ManagementPolicy {
-	return orDefault(u.Spec.ManagementPolicy, common.ManagementManage)
+	return cmp.Or(u.Spec.ManagementPolicy, common.ManagementManage)
 }
 
 // AdoptExisting reports spec.adoptExisting.
@@ -79,5 +74,5 @@ func (u *CacheUser) Enabled() bool { return u.Spec.Enabled == nil || *u.Spec.Ena
 
 // ConnectionSecretName is spec.connectionSecret.name or "<name>-connection".
 func (u *CacheUser) ConnectionSecretName() string {
-	return orDefault(u.Spec.ConnectionSecret.Name, u.Name+"-connection")
+	return cmp.Or(u.Spec.ConnectionSecret.Name, u.Name+"-connection")
 }

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"cmp"
+
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 )
 
@@ -35,27 +37,20 @@ func (s *DatabaseServerSpec) EffectivePort() int {
 	return 5432
 }
 
-func orDefault[T ~string](v, def T) T {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // BackendName is spec.name, or metadata.name when unset.
-func (d *Database) BackendName() string { return orDefault(d.Spec.Name, d.Name) }
+func (d *Database) BackendName() string { return cmp.Or(d.Spec.Name, d.Name) }
 
 // ManagedStatus returns the shared status block.
 func (d *Database) ManagedStatus() *common.ManagedStatus { return &d.Status.ManagedStatus }
 
 // DeletionPolicy defaults to Retain: a database holds data.
 func (d *Database) DeletionPolicy() common.DeletionPolicy {
-	return orDefault(d.Spec.DeletionPolicy, common.DeletionRetain)
+	return cmp.Or(d.Spec.DeletionPolicy, common.DeletionRetain)
 }
 
 // ManagementPolicy defaults to Manage.
 func (d *Database) ManagementPolicy() common.ManagementPolicy {
-	return orDefault(d.Spec.ManagementPolicy, common.ManagementManage)
+	return cmp.Or(d.Spec.ManagementPolicy, common.ManagementManage)
 }
 
 // AdoptExisting reports spec.adoptExisting.
@@ -67,19 +62,19 @@ func (d *Database) ClaimKey() string {
 }
 
 // BackendName is spec.name, or metadata.name when unset.
-func (u *DatabaseUser) BackendName() string { return orDefault(u.Spec.Name, u.Name) }
+func (u *DatabaseUser) BackendName() string { return cmp.Or(u.Spec.Name, u.Name) }
 
 // ManagedStatus returns the shared status block.
 func (u *DatabaseUser) ManagedStatus() *common.ManagedStatus { return &u.Status.ManagedStatus }
 
 // DeletionPolicy defaults to Delete: a login is an access object.
 func (u *DatabaseUser) DeletionPolicy() common.DeletionPolicy {
-	return orDefault(u.Spec.DeletionPolicy, common.DeletionDelete)
+	return cmp.Or(u.Spec.DeletionPolicy, common.DeletionDelete)
 }
 
 // ManagementPolicy defaults to Manage.
 func (u *DatabaseUser) ManagementPolicy() common.ManagementPolicy {
-	return orDefault(u.Spec.ManagementPolicy, common.ManagementManage)
+	return cmp.Or(u.Spec.ManagementPolicy, common.ManagementManage)
 }
 
 // AdoptExisting reports spec.adoptExisting.
@@ -92,7 +87,7 @@ func (u *DatabaseUser) ClaimKey() string {
 
 // ConnectionSecretName is spec.connectionSecret.name or "<name>-connection".
 func (u *DatabaseUser) ConnectionSecretName() string {
-	return orDefault(u.Spec.ConnectionSecret.Name, u.Name+"-connection")
+	return cmp.Or(u.Spec.ConnectionSecret.Name, u.Name+"-connection")
 }
 
 // ServerSpec returns the spec shared by both server kinds.

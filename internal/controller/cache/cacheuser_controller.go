@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -38,7 +39,7 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(orDefault(srv.flavor, "Redis"))}
+	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(cmp.Or(srv.flavor, "Redis"))}
 	ext.spec = redis.UserSpec{Name: u.BackendName()}
 	// Problems with the spec or its Secrets are reported by Observe, before
 	// anything is sent, and never block a deletion, which needs only the name.
@@ -64,7 +65,7 @@ func userSpec(u *cachev1.CacheUser, password string) redis.UserSpec {
 	s := redis.UserSpec{Name: u.BackendName(), Enabled: u.Enabled(), Passwords: []string{password},
 		Channels: u.Spec.Channels, AllowCommands: u.Spec.Commands.Allow, DenyCommands: u.Spec.Commands.Deny}
 	for _, k := range u.Spec.Keys {
-		s.Keys = append(s.Keys, redis.KeyPattern{Pattern: k.Pattern, Access: redis.Access(orDefault(k.Access, cachev1.KeyReadWrite))})
+		s.Keys = append(s.Keys, redis.KeyPattern{Pattern: k.Pattern, Access: redis.Access(cmp.Or(k.Access, cachev1.KeyReadWrite))})
 	}
 	for _, c := range u.Spec.Commands.AllowCategories {
 		s.AllowCategories = append(s.AllowCategories, string(c))

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,24 +122,24 @@ func (r *ServerReconciler[T]) connect(ctx context.Context, obj T) ([]redis.NodeI
 		return nil, "", err
 	}
 	// The username is optional: without it the password is the default user's.
-	user := string(secret.Data[orDefault(creds.UsernameKey, "username")])
-	pass := string(secret.Data[orDefault(creds.PasswordKey, "password")])
+	user := string(secret.Data[cmp.Or(creds.UsernameKey, "username")])
+	pass := string(secret.Data[cmp.Or(creds.PasswordKey, "password")])
 	if pass == "" {
 		return nil, "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf(
-			"Secret %q must hold the key %q (and %q unless the default user is meant)", secret.Name, orDefault(creds.PasswordKey, "password"), orDefault(creds.UsernameKey, "username")), nil)
+			"Secret %q must hold the key %q (and %q unless the default user is meant)", secret.Name, cmp.Or(creds.PasswordKey, "password"), cmp.Or(creds.UsernameKey, "username")), nil)
 	}
 	cfg := redis.Config{Username: user, Password: pass, MaxConnections: int(spec.MaxConnections), TLSMode: string(common.TLSDisable)}
 	for _, n := range spec.Nodes {
 		cfg.Nodes = append(cfg.Nodes, redis.Node{Host: n.Host, Port: n.EffectivePort()})
 	}
 	if spec.TLS != nil {
-		cfg.TLSMode = string(orDefault(spec.TLS.Mode, common.TLSDisable))
+		cfg.TLSMode = string(cmp.Or(spec.TLS.Mode, common.TLSDisable))
 		if ref := spec.TLS.CASecretRef; ref != nil {
 			ca, err := r.readSecret(ctx, ns, ref.SecretReference)
 			if err != nil {
 				return nil, "", err
 			}
-			key := orDefault(ref.Key, "ca.crt")
+			key := cmp.Or(ref.Key, "ca.crt")
 			if cfg.CAPEM = ca.Data[key]; len(cfg.CAPEM) == 0 {
 				return nil, "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf("Secret %q has no key %q", ca.Name, key), nil)
 			}
@@ -165,11 +166,4 @@ func (r *ServerReconciler[T]) readSecret(ctx context.Context, ns string, ref com
 
 func setServerReady(obj serverObject, status metav1.ConditionStatus, reason, message string) {
 	managed.SetReady(&obj.ServerStatus().Conditions, obj.GetGeneration(), status, reason, message)
-}
-
-func orDefault[T ~string](v, def T) T {
-	if v == "" {
-		return def
-	}
-	return v
 }

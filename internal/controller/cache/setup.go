@@ -5,6 +5,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -112,9 +113,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts Options
 func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	adminSecret := func(s *cachev1.CacheServerSpec, ns string) []string {
-		keys := []string{orDefault(ns, s.AdminCredentials.SecretRef.Namespace) + "/" + s.AdminCredentials.SecretRef.Name}
+		keys := []string{cmp.Or(ns, s.AdminCredentials.SecretRef.Namespace) + "/" + s.AdminCredentials.SecretRef.Name}
 		if s.TLS != nil && s.TLS.CASecretRef != nil {
-			keys = append(keys, orDefault(ns, s.TLS.CASecretRef.Namespace)+"/"+s.TLS.CASecretRef.Name)
+			keys = append(keys, cmp.Or(ns, s.TLS.CASecretRef.Namespace)+"/"+s.TLS.CASecretRef.Name)
 		}
 		return keys
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,7 +148,7 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 	if err != nil || !obs.Exists {
 		return managed.Observation(obs), err
 	}
-	if e.passwordVersion != e.user.Status.PasswordVersion && !contains(obs.Drift, "password differs from the Secret") {
+	if e.passwordVersion != e.user.Status.PasswordVersion && !slices.Contains(obs.Drift, "password differs from the Secret") {
 		obs.Drift = append(obs.Drift, "password changed in its Secret")
 	}
 	return managed.Observation(obs), nil
@@ -193,13 +194,4 @@ func (e *userExternal) writeSecret(ctx context.Context) error {
 		e.passwordVersion = managed.GeneratedVersion(stored)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

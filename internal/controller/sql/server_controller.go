@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,11 +119,11 @@ func (r *ServerReconciler[T]) connect(ctx context.Context, obj T) (sqlengine.Ser
 	if err != nil {
 		return sqlengine.ServerInfo{}, "", err
 	}
-	user := string(secret.Data[orDefault(creds.UsernameKey, "username")])
-	pass := string(secret.Data[orDefault(creds.PasswordKey, "password")])
+	user := string(secret.Data[cmp.Or(creds.UsernameKey, "username")])
+	pass := string(secret.Data[cmp.Or(creds.PasswordKey, "password")])
 	if user == "" || pass == "" {
 		return sqlengine.ServerInfo{}, "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf(
-			"Secret %q must hold the keys %q and %q", secret.Name, orDefault(creds.UsernameKey, "username"), orDefault(creds.PasswordKey, "password")), nil)
+			"Secret %q must hold the keys %q and %q", secret.Name, cmp.Or(creds.UsernameKey, "username"), cmp.Or(creds.PasswordKey, "password")), nil)
 	}
 	cfg := sqlengine.Config{Host: spec.Host, Port: spec.EffectivePort(), Username: user, Password: pass,
 		MaxConnections: int(spec.MaxConnections), TLSMode: string(common.TLSDisable)}
@@ -133,13 +134,13 @@ func (r *ServerReconciler[T]) connect(ctx context.Context, obj T) (sqlengine.Ser
 		cfg.AdminDatabase = spec.Postgres.AdminDatabase
 	}
 	if spec.TLS != nil {
-		cfg.TLSMode = string(orDefault(spec.TLS.Mode, common.TLSDisable))
+		cfg.TLSMode = string(cmp.Or(spec.TLS.Mode, common.TLSDisable))
 		if ref := spec.TLS.CASecretRef; ref != nil {
 			ca, err := r.readSecret(ctx, ns, ref.SecretReference)
 			if err != nil {
 				return sqlengine.ServerInfo{}, "", err
 			}
-			key := orDefault(ref.Key, "ca.crt")
+			key := cmp.Or(ref.Key, "ca.crt")
 			if cfg.CAPEM = ca.Data[key]; len(cfg.CAPEM) == 0 {
 				return sqlengine.ServerInfo{}, "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf("Secret %q has no key %q", ca.Name, key), nil)
 			}
@@ -169,11 +170,4 @@ func (r *ServerReconciler[T]) readSecret(ctx context.Context, ns string, ref com
 
 func setServerReady(obj serverObject, status metav1.ConditionStatus, reason, message string) {
 	managed.SetReady(&obj.ServerStatus().Conditions, obj.GetGeneration(), status, reason, message)
-}
-
-func orDefault[T ~string](v, def T) T {
-	if v == "" {
-		return def
-	}
-	return v
 }

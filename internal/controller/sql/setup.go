@@ -4,6 +4,7 @@
 package sql
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -131,9 +132,9 @@ func ptrs[T any](items []T) []*T {
 func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	adminSecret := func(s *sqlv1.DatabaseServerSpec, ns string) []string {
-		keys := []string{orDefault(ns, s.AdminCredentials.SecretRef.Namespace) + "/" + s.AdminCredentials.SecretRef.Name}
+		keys := []string{cmp.Or(ns, s.AdminCredentials.SecretRef.Namespace) + "/" + s.AdminCredentials.SecretRef.Name}
 		if s.TLS != nil && s.TLS.CASecretRef != nil {
-			keys = append(keys, orDefault(ns, s.TLS.CASecretRef.Namespace)+"/"+s.TLS.CASecretRef.Name)
+			keys = append(keys, cmp.Or(ns, s.TLS.CASecretRef.Namespace)+"/"+s.TLS.CASecretRef.Name)
 		}
 		return keys
 	}
