@@ -35,7 +35,8 @@ const maxDriftLines = 20
 // Options tune the loop.
 type Options struct {
 	// PollInterval is how often an object is re-observed for drift, plus up to
-	// 20% jitter (default 50s, so at most a minute).
+	// 20% jitter (default 45s). Steady-state checks may read a server snapshot
+	// up to snapshot.DefaultTTL old, so drift is seen within a minute.
 	PollInterval time.Duration
 	// WaitInterval is how often an object waiting on something else is retried.
 	WaitInterval time.Duration
@@ -45,8 +46,8 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.PollInterval == 0 {
-		// With up to 20% jitter every object is re-observed within a minute.
-		o.PollInterval = 50 * time.Second
+		// 54 s with jitter, plus a 5 s snapshot: drift is seen within a minute.
+		o.PollInterval = 45 * time.Second
 	}
 	if o.WaitInterval == 0 {
 		o.WaitInterval = 5 * time.Second
@@ -337,6 +338,17 @@ func (r *Reconciler[T, L]) patchStatus(ctx context.Context, before, obj T) error
 		return fmt.Errorf("patch status: %w", err)
 	}
 	return nil
+}
+
+// Steady reports whether obj was Ready at its current generation and is
+// managed, so a drift check may read a server snapshot (snapshot.Cached)
+// rather than the server itself.
+func Steady(obj Object) bool {
+	st := obj.ManagedStatus()
+	if !st.Managed || st.CreatePending || st.ObservedGeneration != obj.GetGeneration() || !obj.GetDeletionTimestamp().IsZero() {
+		return false
+	}
+	return meta.IsStatusConditionTrue(st.Conditions, ConditionReady)
 }
 
 func setReady(obj Object, status metav1.ConditionStatus, reason, message string) {

@@ -22,6 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
 
@@ -336,7 +337,7 @@ func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
 }
 
 // ObserveDatabase reports whether the database exists and how it differs.
-func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
 	st, err := e.readDatabase(ctx, spec.Name)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
@@ -580,7 +581,7 @@ func (e *Engine) missingDependencies(ctx context.Context, grants []sqlengine.Gra
 }
 
 // ObserveUser reports whether the account exists and every difference.
-func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
 	mariadb, err := e.isMariaDB(ctx)
 	if err != nil {
 		return sqlengine.Observation{}, err

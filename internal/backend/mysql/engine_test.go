@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/test/harness"
 )
@@ -155,20 +156,20 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if err := e.ValidateDatabase(spec); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := e.ObserveDatabase(ctx, spec)
+	obs, err := e.ObserveDatabase(ctx, spec, snapshot.Live)
 	if err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
 	if err := e.ApplyDatabase(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 
 	// Changed out of band: reported, then repaired.
 	admin(t, "ALTER DATABASE "+ident(spec.Name)+" CHARACTER SET latin1 COLLATE latin1_swedish_ci")
-	obs, err = e.ObserveDatabase(ctx, spec)
+	obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live)
 	want := []string{`character set is "latin1", want "utf8mb4"`, `collation is "latin1_swedish_ci", want "utf8mb4_bin"`}
 	if err != nil || !slices.Equal(obs.Drift, want) {
 		t.Fatalf("drift: got %q, %v; want %q", obs.Drift, err, want)
@@ -176,7 +177,7 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if err := e.ApplyDatabase(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after repair: %+v, %v", obs, err)
 	}
 
@@ -192,7 +193,7 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
 		t.Fatalf("deleting a missing database: %v", err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec); err != nil || obs.Exists {
+	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after delete: %+v, %v", obs, err)
 	}
 }
@@ -262,13 +263,13 @@ func TestUserLifecycle(t *testing.T) {
 	if err := e.ValidateUser(spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || obs.Exists {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
 	if err := e.ApplyUser(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 
@@ -292,7 +293,7 @@ func TestUserLifecycle(t *testing.T) {
 
 	// ReadWrite plus one table: the diff grants and revokes only what changed.
 	spec.Grants = []sqlengine.Grant{{Database: dbName, Access: "ReadWrite"}, {Database: dbName, Tables: []string{"secrets"}, Privileges: []string{"ALTER"}}}
-	obs, err := e.ObserveUser(ctx, spec)
+	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
 	wantDrift := []string{
 		"missing CREATE TEMPORARY TABLES, DELETE, EXECUTE, INSERT, LOCK TABLES, UPDATE on database " + dbName,
 		"missing ALTER on table " + dbName + ".secrets",
@@ -327,7 +328,7 @@ func TestUserLifecycle(t *testing.T) {
 		"GRANT PROCESS ON *.* TO "+account(spec.Name, "%"),
 		"ALTER USER "+account(spec.Name, "%")+" REQUIRE SSL WITH MAX_USER_CONNECTIONS 1",
 		"ALTER USER "+account(spec.Name, "%")+" IDENTIFIED BY 'changed'")
-	obs, err = e.ObserveUser(ctx, spec)
+	obs, err = e.ObserveUser(ctx, spec, snapshot.Live)
 	wantDrift = []string{
 		"MAX_USER_CONNECTIONS is 1, want 5",
 		`TLS requirement is "ANY", want ""`,
@@ -342,7 +343,7 @@ func TestUserLifecycle(t *testing.T) {
 	if err := e.ApplyUser(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after repair: %+v, %v", obs, err)
 	}
 	if _, err := login(t, spec.Name, spec.Password, dbName); err != nil {
@@ -351,13 +352,13 @@ func TestUserLifecycle(t *testing.T) {
 
 	// Dropped out of band: reported as missing and created again.
 	admin(t, "DROP USER "+account(spec.Name, "%"))
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || obs.Exists {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after DROP USER: %+v, %v", obs, err)
 	}
 	if err := e.ApplyUser(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after re-create: %+v, %v", obs, err)
 	}
 
@@ -381,7 +382,7 @@ func TestUserLifecycle(t *testing.T) {
 	if err := e.DeleteUser(ctx, spec); err != nil {
 		t.Fatalf("deleting a missing account: %v", err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec); err != nil || obs.Exists {
+	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after delete: %+v, %v", obs, err)
 	}
 }
@@ -419,7 +420,7 @@ func TestUserHostTLSAndMissingDependencies(t *testing.T) {
 	// The account 'hosted'@'%' is another account and does not exist.
 	other := spec
 	other.Host = ""
-	if obs, err := e.ObserveUser(ctx, other); err != nil || obs.Exists {
+	if obs, err := e.ObserveUser(ctx, other, snapshot.Live); err != nil || obs.Exists {
 		t.Errorf("'hosted'@'%%': %+v, %v; want absent", obs, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
 
@@ -308,7 +309,7 @@ func (e *Engine) owner(spec sqlengine.DatabaseSpec) string {
 }
 
 // ObserveDatabase reports whether the database exists and how it differs.
-func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
 	st, err := e.readDatabase(ctx, spec)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
@@ -576,7 +577,7 @@ func (e *Engine) planIn(ctx context.Context, db, role string, grants []sqlengine
 }
 
 // ObserveUser reports whether the role exists and every difference from spec.
-func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
 	st, err := e.readRole(ctx, spec.Name)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err

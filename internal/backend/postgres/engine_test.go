@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/test/harness"
 )
@@ -82,7 +83,7 @@ func mustApplyUser(t *testing.T, e *Engine, spec sqlengine.UserSpec) {
 	if err := e.ApplyUser(ctx, spec); err != nil {
 		t.Fatalf("ApplyUser: %v", err)
 	}
-	obs, err := e.ObserveUser(ctx, spec)
+	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,27 +120,27 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if err := e.ValidateDatabase(spec); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := e.ObserveDatabase(ctx, spec)
+	obs, err := e.ObserveDatabase(ctx, spec, snapshot.Live)
 	if err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
 	if err := e.ApplyDatabase(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec); err != nil || !obs.UpToDate() {
+	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 	// Drift: another owner, a dropped schema and extension.
 	admin(t, spec.Name, `DROP SCHEMA audit`, `DROP EXTENSION pgcrypto`)
 	admin(t, "postgres", `ALTER DATABASE "shop ""ü""" OWNER TO postgres`)
-	obs, _ = e.ObserveDatabase(ctx, spec)
+	obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live)
 	if len(obs.Drift) != 3 {
 		t.Fatalf("drift = %q, want owner, schema and extension", obs.Drift)
 	}
 	if err := e.ApplyDatabase(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, _ = e.ObserveDatabase(ctx, spec); !obs.UpToDate() {
+	if obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live); !obs.UpToDate() {
 		t.Fatalf("after repair: %+v", obs)
 	}
 	var owner, schemaOwner string
@@ -162,7 +163,7 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
 		t.Fatal(err)
 	}
-	if obs, _ = e.ObserveDatabase(ctx, spec); obs.Exists {
+	if obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live); obs.Exists {
 		t.Fatal("database still exists after delete")
 	}
 	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
@@ -257,7 +258,7 @@ func TestUserGrantsExactly(t *testing.T) {
 	// Out-of-band drift is found and repaired.
 	admin(t, "app", `REVOKE SELECT ON items FROM app_rw`, `GRANT DELETE ON later TO app_rw`)
 	admin(t, "postgres", `ALTER ROLE app_rw CONNECTION LIMIT 99 PASSWORD 'changed'`)
-	obs, err := e.ObserveUser(ctx, spec)
+	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ func TestUserGrantsExactly(t *testing.T) {
 	if err := e.DeleteUser(ctx, sqlengine.UserSpec{Name: "app_rw"}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if obs, _ := e.ObserveUser(ctx, spec); obs.Exists {
+	if obs, _ := e.ObserveUser(ctx, spec, snapshot.Live); obs.Exists {
 		t.Fatal("role still exists")
 	}
 }
@@ -296,7 +297,7 @@ func TestMemberships(t *testing.T) {
 	spec := sqlengine.UserSpec{Name: "member", Password: "x", ConnectionLimit: -1, MemberOf: []string{"readers"}}
 	mustApplyUser(t, e, spec)
 	admin(t, "postgres", `GRANT writers TO member`)
-	obs, _ := e.ObserveUser(testCtx(t), spec)
+	obs, _ := e.ObserveUser(testCtx(t), spec, snapshot.Live)
 	if len(obs.Drift) != 1 || !strings.Contains(obs.Drift[0], "writers") {
 		t.Fatalf("drift = %q", obs.Drift)
 	}

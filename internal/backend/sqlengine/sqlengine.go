@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 )
 
 // Config says how to reach and log in to a server.
@@ -99,14 +101,18 @@ type Engine interface {
 
 	// ValidateDatabase checks engine-specific rules before anything is sent.
 	ValidateDatabase(spec DatabaseSpec) error
-	ObserveDatabase(ctx context.Context, spec DatabaseSpec) (Observation, error)
+	// ObserveDatabase reports the database's state; with snapshot.Cached it
+	// may answer from a server-wide snapshot (see package snapshot).
+	ObserveDatabase(ctx context.Context, spec DatabaseSpec, mode snapshot.Mode) (Observation, error)
 	// ApplyDatabase creates the database if missing and repairs every difference.
 	ApplyDatabase(ctx context.Context, spec DatabaseSpec) error
 	// DeleteDatabase drops the database; a missing database is not an error.
 	DeleteDatabase(ctx context.Context, name string) error
 
 	ValidateUser(spec UserSpec) error
-	ObserveUser(ctx context.Context, spec UserSpec) (Observation, error)
+	// ObserveUser reports the login's state; with snapshot.Cached it may
+	// answer from a server-wide snapshot.
+	ObserveUser(ctx context.Context, spec UserSpec, mode snapshot.Mode) (Observation, error)
 	// ApplyUser creates the login if missing and repairs every difference,
 	// granting and revoking by diff.
 	ApplyUser(ctx context.Context, spec UserSpec) error

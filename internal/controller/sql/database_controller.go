@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/internal/managed"
 )
@@ -28,7 +29,7 @@ func (c *databaseConnector) Connect(ctx context.Context, db *sqlv1.Database) (ma
 	if err != nil {
 		return nil, err
 	}
-	ext := &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: sqlengine.DatabaseSpec{Name: db.BackendName()}}
+	ext := &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: sqlengine.DatabaseSpec{Name: db.BackendName()}, mode: observeMode(db)}
 	if p := db.Spec.Postgres; p != nil {
 		if srv.spec.Engine != sqlv1.EnginePostgres {
 			ext.err = managed.Invalid("spec.postgres is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
@@ -52,8 +53,17 @@ type databaseExternal struct {
 	engine     sqlengine.Engine
 	engineName string
 	spec       sqlengine.DatabaseSpec
+	mode       snapshot.Mode
 	// err is what Connect found wrong with the spec; it blocks all but Delete.
 	err error
+}
+
+// observeMode lets a steady object's drift check read a server snapshot.
+func observeMode(obj managed.Object) snapshot.Mode {
+	if managed.Steady(obj) {
+		return snapshot.Cached
+	}
+	return snapshot.Live
 }
 
 func (e *databaseExternal) Engine() string { return e.engineName }
@@ -62,7 +72,7 @@ func (e *databaseExternal) Observe(ctx context.Context) (managed.Observation, er
 	if e.err != nil {
 		return managed.Observation{}, e.err
 	}
-	obs, err := e.engine.ObserveDatabase(ctx, e.spec)
+	obs, err := e.engine.ObserveDatabase(ctx, e.spec, e.mode)
 	return managed.Observation(obs), err
 }
 

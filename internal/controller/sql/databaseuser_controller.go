@@ -14,6 +14,7 @@ import (
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/internal/credentials"
 	"github.com/backend-operator/backend-operator/internal/managed"
@@ -41,7 +42,7 @@ func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (man
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine)}
+	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine), mode: observeMode(u)}
 	ext.spec = sqlengine.UserSpec{Name: u.BackendName(), ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
 	if u.Spec.Postgres != nil {
 		ext.spec.CreateDB, ext.spec.CreateRole = u.Spec.Postgres.CreateDB, u.Spec.Postgres.CreateRole
@@ -86,6 +87,7 @@ type userExternal struct {
 	engine     sqlengine.Engine
 	engineName string
 	spec       sqlengine.UserSpec
+	mode       snapshot.Mode
 	password   string
 	// passwordVersion identifies the password source; "" for a password
 	// generated in this reconcile and not stored yet.
@@ -144,7 +146,7 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 	if e.err != nil {
 		return managed.Observation{}, e.err
 	}
-	obs, err := e.engine.ObserveUser(ctx, e.spec)
+	obs, err := e.engine.ObserveUser(ctx, e.spec, e.mode)
 	if err != nil || !obs.Exists {
 		return managed.Observation(obs), err
 	}

@@ -1,0 +1,92 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestGetSharesOneLoadAndHonoursTTL(t *testing.T) {
+	var n atomic.Int64
+	c := New(time.Hour, func(context.Context) (int64, error) {
+		time.Sleep(10 * time.Millisecond)
+		return n.Add(1), nil
+	})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if v, err := c.Get(context.Background()); err != nil || v != 1 {
+				t.Errorf("Get = %d, %v; want 1, nil", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.Loads(); got != 1 {
+		t.Fatalf("loads = %d, want 1", got)
+	}
+	c.Invalidate()
+	if v, _ := c.Get(context.Background()); v != 2 {
+		t.Fatalf("after Invalidate Get = %d, want a new load (2)", v)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	var n atomic.Int64
+	c := New(20*time.Millisecond, func(context.Context) (int64, error) { return n.Add(1), nil })
+	v1, _ := c.Get(context.Background())
+	time.Sleep(30 * time.Millisecond)
+	v2, _ := c.Get(context.Background())
+	if v1 != 1 || v2 != 2 {
+		t.Fatalf("got %d then %d, want 1 then 2", v1, v2)
+	}
+}
+
+// A load that began before a write must not be served after it.
+func TestInvalidateDuringLoadDiscardsIt(t *testing.T) {
+	var n atomic.Int64
+	release := make(chan struct{})
+	c := New(time.Hour, func(context.Context) (int64, error) {
+		v := n.Add(1)
+		if v == 1 {
+			<-release
+		}
+		return v, nil
+	})
+	first := make(chan int64)
+	go func() { v, _ := c.Get(context.Background()); first <- v }()
+	for c.Loads() == 0 && n.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Invalidate()
+	second := make(chan int64)
+	go func() { v, _ := c.Get(context.Background()); second <- v }()
+	if v := <-second; v != 2 {
+		t.Fatalf("Get after Invalidate = %d, want the new load (2)", v)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("first Get = %d, want 1", v)
+	}
+	if v, _ := c.Get(context.Background()); v != 2 {
+		t.Fatalf("cached value = %d, want 2 (the stale load is discarded)", v)
+	}
+}
+
+func TestErrorsAreNotCached(t *testing.T) {
+	var n atomic.Int64
+	c := New(time.Hour, func(context.Context) (int64, error) {
+		if n.Add(1) == 1 {
+			return 0, errors.New("down")
+		}
+		return 7, nil
+	})
+	if _, err := c.Get(context.Background()); err == nil {
+		t.Fatal("want the load error")
+	}
+	if v, err := c.Get(context.Background()); err != nil || v != 7 {
+		t.Fatalf("Get = %d, %v; want 7, nil", v, err)
+	}
+}
