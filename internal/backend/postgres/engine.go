@@ -16,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/time/rate"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
@@ -35,10 +37,18 @@ type Engine struct {
 	cfg  sqlengine.Config
 	pool *pool
 
+	// server is the shared-catalog snapshot steady-state checks read.
+	server *snapshot.Cache[serverState]
+	// deep bounds the in-database checks that steady-state checks run.
+	deep *rate.Limiter
+
 	mu sync.Mutex
 	// superuser is learned at the first Info; only a superuser can read
 	// password verifiers, which password drift detection needs.
 	superuser *bool
+	verdicts  map[verdictKey]verdict
+	// sessions counts connection uses, each one or a few round trips.
+	sessions atomic.Int64
 }
 
 var _ sqlengine.Engine = (*Engine)(nil)
@@ -55,7 +65,9 @@ func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
 	if cfg.AdminDatabase == "" {
 		cfg.AdminDatabase = "postgres"
 	}
-	return &Engine{cfg: cfg, pool: newPool(base, cfg.MaxConnections)}, nil
+	e := &Engine{cfg: cfg, pool: newPool(base, cfg.MaxConnections), deep: newDeepLimiter(), verdicts: map[verdictKey]verdict{}}
+	e.server = newServerSnapshot(e)
+	return e, nil
 }
 
 func connConfig(cfg sqlengine.Config) (*pgx.ConnConfig, error) {
@@ -159,6 +171,7 @@ func classify(err error) error {
 }
 
 func (e *Engine) with(ctx context.Context, db string, fn func(*pgx.Conn) error) error {
+	e.sessions.Add(1)
 	return classify(e.pool.with(ctx, db, fn))
 }
 
@@ -280,10 +293,19 @@ func (e *Engine) readDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) 
 
 // databaseDrift lists how st differs from spec; owner is the effective owner.
 func databaseDrift(spec sqlengine.DatabaseSpec, owner string, st dbState) []string {
-	var drift []string
-	if st.owner != owner {
-		drift = append(drift, fmt.Sprintf("owner is %q, want %q", st.owner, owner))
+	return append(ownerDrift(owner, st.owner), contentDrift(spec, owner, st)...)
+}
+
+func ownerDrift(want, have string) []string {
+	if have != want {
+		return []string{fmt.Sprintf("owner is %q, want %q", have, want)}
 	}
+	return nil
+}
+
+// contentDrift lists missing or misowned schemas and missing extensions.
+func contentDrift(spec sqlengine.DatabaseSpec, owner string, st dbState) []string {
+	var drift []string
 	for _, s := range spec.Schemas {
 		o, ok := st.schemas[s]
 		switch {
@@ -310,6 +332,9 @@ func (e *Engine) owner(spec sqlengine.DatabaseSpec) string {
 
 // ObserveDatabase reports whether the database exists and how it differs.
 func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+	if mode == snapshot.Cached {
+		return e.observeDatabaseCached(ctx, spec)
+	}
 	st, err := e.readDatabase(ctx, spec)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
@@ -319,6 +344,7 @@ func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpe
 
 // ApplyDatabase creates the database if needed and repairs owner, schemas and extensions.
 func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+	defer e.wrote("", spec.Name)
 	owner := e.owner(spec)
 	if spec.Owner != "" {
 		if err := e.requireRoles(ctx, spec.Owner); err != nil {
@@ -362,6 +388,7 @@ func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec)
 
 // DeleteDatabase drops the database, ending sessions connected to it.
 func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
+	defer e.wrote("", name)
 	if err := checkIdent("database name", name); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
@@ -413,47 +440,81 @@ func (e *Engine) readRole(ctx context.Context, name string) (roleState, error) {
 	if err != nil {
 		return roleState{}, err
 	}
-	var st roleState
+	var roles map[string]*roleState
 	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		return readRoleOn(ctx, c, name, super, &st)
+		roles, err = readRoles(ctx, c, super, name)
+		return err
 	})
-	return st, err
+	if err != nil || roles[name] == nil {
+		return roleState{}, err
+	}
+	return *roles[name], nil
 }
 
-// readRoleOn reads a role's attributes, memberships and the databases where it
-// holds privileges in one round trip.
-func readRoleOn(ctx context.Context, c *pgx.Conn, name string, super bool, st *roleState) error {
-	q := `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles WHERE rolname = $1`
+// readRoles reads attributes, memberships and the databases where it holds
+// privileges of the role called only, or of every role when only is "", in
+// one round trip.
+func readRoles(ctx context.Context, c *pgx.Conn, super bool, only string) (map[string]*roleState, error) {
+	q := `SELECT rolname, oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles`
 	if super {
-		q = `SELECT oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid WHERE rolname = $1`
+		q = `SELECT rolname, oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid`
 	}
+	// $1 is the role's name, or NULL for every role but the predefined ones.
+	const which = ` WHERE CASE WHEN $1::text IS NULL THEN rolname !~ '^pg_' ELSE rolname = $1 END`
+	var arg any
+	if only != "" {
+		arg = only
+	}
+	roles := map[string]*roleState{}
+	byOID := map[uint32]*roleState{}
 	b := &pgx.Batch{}
-	b.Queue(q, name).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			st.exists = true
-			if err := rows.Scan(&st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier); err != nil {
-				return err
+	b.Queue(q+which, arg).Query(func(rows pgx.Rows) error {
+		var name string
+		st := &roleState{exists: true}
+		_, err := pgx.ForEachRow(rows, []any{&name, &st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier}, func() error {
+			cp := *st
+			if st.verifier != nil {
+				v := *st.verifier
+				cp.verifier = &v
 			}
-		}
-		return rows.Err()
+			roles[name], byOID[st.oid] = &cp, &cp
+			return nil
+		})
+		return err
 	})
-	b.Queue(`SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, name).Query(func(rows pgx.Rows) error {
-		var err error
-		st.memberOf, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	b.Queue(`SELECT m.member, r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+WHERE m.member IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, arg).Query(func(rows pgx.Rows) error {
+		var member uint32
+		var role string
+		_, err := pgx.ForEachRow(rows, []any{&member, &role}, func() error {
+			if st := byOID[member]; st != nil {
+				st.memberOf = append(st.memberOf, role)
+			}
+			return nil
+		})
 		return err
 	})
 	b.Queue(`
-SELECT d.datname FROM pg_database d, (SELECT oid FROM pg_roles WHERE rolname = $1) r
-WHERE d.datallowconn AND (
-  d.oid IN (SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid AND s.deptype = 'a')
-  OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = r.oid))
-ORDER BY 1`, name).Query(func(rows pgx.Rows) error {
-		var err error
-		st.databases, err = pgx.CollectRows(rows, pgx.RowTo[string])
+SELECT x.grantee, x.datname FROM (
+  SELECT s.refobjid AS grantee, d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+  WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'a' AND d.datallowconn
+  UNION
+  SELECT a.grantee, d.datname FROM pg_database d, aclexplode(d.datacl) a WHERE d.datallowconn) x
+WHERE x.grantee IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, arg).Query(func(rows pgx.Rows) error {
+		var grantee uint32
+		var db string
+		_, err := pgx.ForEachRow(rows, []any{&grantee, &db}, func() error {
+			if st := byOID[grantee]; st != nil {
+				st.databases = append(st.databases, db)
+			}
+			return nil
+		})
 		return err
 	})
-	return c.SendBatch(ctx, b).Close()
+	if err := c.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return roles, nil
 }
 
 // roleDrift lists attribute and membership differences (not privileges).
@@ -578,27 +639,40 @@ func (e *Engine) planIn(ctx context.Context, db, role string, grants []sqlengine
 
 // ObserveUser reports whether the role exists and every difference from spec.
 func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+	if mode == snapshot.Cached {
+		return e.observeUserCached(ctx, spec)
+	}
 	st, err := e.readRole(ctx, spec.Name)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
 	}
 	drift := roleDrift(spec, st, true)
 	for _, db := range grantDatabases(spec, st) {
-		changes, err := e.planIn(ctx, db, spec.Name, spec.Grants)
+		d, err := e.privilegeDrift(ctx, db, spec)
 		if err != nil {
-			if be, ok := backenderr.As(err); ok && be.Reason == backenderr.ReasonDependencyMissing {
-				drift = append(drift, be.Message)
-				continue
-			}
 			return sqlengine.Observation{}, err
 		}
-		drift = append(drift, describeDiff(db, changes)...)
+		drift = append(drift, d...)
 	}
 	return sqlengine.Observation{Exists: true, Drift: drift}, nil
 }
 
+// privilegeDrift lists how the role's privileges in db differ from spec. A
+// missing database or schema is drift, not an error.
+func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.UserSpec) ([]string, error) {
+	changes, err := e.planIn(ctx, db, spec.Name, spec.Grants)
+	if err != nil {
+		if be, ok := backenderr.As(err); ok && be.Reason == backenderr.ReasonDependencyMissing {
+			return []string{be.Message}, nil
+		}
+		return nil, err
+	}
+	return describeDiff(db, changes), nil
+}
+
 // ApplyUser creates or repairs the role, its memberships and its privileges.
 func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	defer e.wrote(spec.Name, "")
 	if err := e.requireRoles(ctx, spec.MemberOf...); err != nil {
 		return err
 	}
@@ -665,6 +739,7 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 // DeleteUser revokes every privilege the role holds and drops it, unless it
 // owns objects: then nothing is changed and the error says how to resolve it.
 func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error {
+	defer e.wrote(spec.Name, "")
 	name := spec.Name
 	if err := checkIdent("user name", name); err != nil {
 		return backenderr.Invalid("%v", err)

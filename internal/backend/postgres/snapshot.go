@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
+	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+)
+
+// Steady-state drift checks (snapshot.Cached) read the shared catalogs once
+// per server and snapshot TTL: every role with its attributes, password
+// verifier, memberships and the databases where it holds privileges, and
+// every database with its owner and a fingerprint. What lives inside a
+// database (schema, table and default privileges; schemas; extensions) can
+// only be read by connecting to it, so those checks are remembered as
+// verdicts and run again only when the database's fingerprint changes, or
+// when the verdict is older than deepCheckAge, and then at most
+// deepChecksPerSecond per server. Backend load in the steady state thus
+// depends on the number of servers, not on the number of objects.
+const (
+	deepCheckAge        = 10 * time.Minute
+	deepChecksPerSecond = 1
+)
+
+// serverState is one read of a server's shared catalogs.
+type serverState struct {
+	roles     map[string]*roleState
+	databases map[string]databaseInfo
+}
+
+type databaseInfo struct {
+	owner     string
+	allowConn bool
+	// fingerprint changes with the database's owner or ACL, and whenever an
+	// object in it gains or loses an owner or grantee other than the
+	// bootstrap superuser (pg_shdepend records those).
+	fingerprint string
+}
+
+// verdictKey names one in-database check: a role's privileges in db, or
+// (role "") the database's own schemas and extensions.
+type verdictKey struct{ role, db string }
+
+type verdict struct {
+	fingerprint string
+	spec        string
+	at          time.Time
+	drift       []string
+}
+
+func newServerSnapshot(e *Engine) *snapshot.Cache[serverState] {
+	return snapshot.New(snapshot.DefaultTTL, e.loadServer)
+}
+
+func newDeepLimiter() *rate.Limiter { return rate.NewLimiter(deepChecksPerSecond, 5) }
+
+// loadServer reads the shared catalogs in one round trip.
+func (e *Engine) loadServer(ctx context.Context) (serverState, error) {
+	super, err := e.isSuperuser(ctx)
+	if err != nil {
+		return serverState{}, err
+	}
+	st := serverState{databases: map[string]databaseInfo{}}
+	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		if st.roles, err = readRoles(ctx, c, super, ""); err != nil {
+			return err
+		}
+		rows, err := c.Query(ctx, `
+SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn,
+  md5(d.datdba::text || ':' || coalesce(d.datacl::text, '') || ':' || coalesce((
+    SELECT string_agg(concat_ws('/', s.classid, s.objid, s.objsubid, s.refobjid, s.deptype), ','
+                      ORDER BY s.classid, s.objid, s.objsubid, s.refobjid, s.deptype)
+    FROM pg_shdepend s WHERE s.dbid = d.oid), ''))
+FROM pg_database d`)
+		if err != nil {
+			return err
+		}
+		var name string
+		var info databaseInfo
+		_, err = pgx.ForEachRow(rows, []any{&name, &info.owner, &info.allowConn, &info.fingerprint}, func() error {
+			st.databases[name] = info
+			return nil
+		})
+		return err
+	})
+	return st, err
+}
+
+// remembered returns the drift check's verdict when it still holds, and runs
+// check otherwise.
+func (e *Engine) remembered(key verdictKey, fingerprint, spec string, check func() ([]string, error)) ([]string, error) {
+	e.mu.Lock()
+	v, ok := e.verdicts[key]
+	e.mu.Unlock()
+	if ok && v.fingerprint == fingerprint && v.spec == spec && (time.Since(v.at) < deepCheckAge || !e.deep.Allow()) {
+		return v.drift, nil
+	}
+	drift, err := check()
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.verdicts[key] = verdict{fingerprint: fingerprint, spec: spec, at: time.Now(), drift: drift}
+	e.mu.Unlock()
+	return drift, nil
+}
+
+// wrote drops what a write may have changed: the server snapshot, and the
+// verdicts of role (all of them when "") or of db.
+func (e *Engine) wrote(role, db string) {
+	e.server.Invalidate()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k := range e.verdicts {
+		if (role != "" && k.role == role) || (db != "" && k.db == db) {
+			delete(e.verdicts, k)
+		}
+	}
+}
+
+// observeUserCached is ObserveUser from the server snapshot.
+func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+	srv, err := e.server.Get(ctx)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	st := srv.roles[spec.Name]
+	if st == nil {
+		return sqlengine.Observation{}, nil
+	}
+	drift := roleDrift(spec, *st, true)
+	grants := fmt.Sprint(spec.Grants)
+	for _, db := range grantDatabases(spec, *st) {
+		info, ok := srv.databases[db]
+		if !ok {
+			drift = append(drift, fmt.Sprintf("database %q does not exist", db))
+			continue
+		}
+		d, err := e.remembered(verdictKey{role: spec.Name, db: db}, info.fingerprint, grants, func() ([]string, error) {
+			return e.privilegeDrift(ctx, db, spec)
+		})
+		if err != nil {
+			return sqlengine.Observation{}, err
+		}
+		drift = append(drift, d...)
+	}
+	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+}
+
+// observeDatabaseCached is ObserveDatabase from the server snapshot.
+func (e *Engine) observeDatabaseCached(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+	srv, err := e.server.Get(ctx)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	info, ok := srv.databases[spec.Name]
+	if !ok {
+		return sqlengine.Observation{}, nil
+	}
+	owner := e.owner(spec)
+	drift := ownerDrift(owner, info.owner)
+	if !info.allowConn || len(spec.Schemas)+len(spec.Extensions) == 0 {
+		return sqlengine.Observation{Exists: true, Drift: drift}, nil
+	}
+	d, err := e.remembered(verdictKey{db: spec.Name}, info.fingerprint, fmt.Sprint(owner, spec.Schemas, spec.Extensions), func() ([]string, error) {
+		st, err := e.readDatabase(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		if !st.exists {
+			return nil, backenderr.New(backenderr.ReasonBackendError, fmt.Sprintf("database %q vanished while being read", spec.Name), nil)
+		}
+		return contentDrift(spec, owner, st), nil
+	})
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	return sqlengine.Observation{Exists: true, Drift: append(drift, d...)}, nil
+}
