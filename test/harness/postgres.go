@@ -135,7 +135,9 @@ func (p *Postgres) Start(ctx context.Context) error {
 	cmd := exec.Command(filepath.Join(p.bin, "postgres"), "-D", filepath.Join(p.Dir, "data"),
 		"-p", strconv.Itoa(p.Port), "-k", p.Dir, "-c", "listen_addresses="+p.Host,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB",
+		// Benchmarks count statements per role with pg_stat_statements.
+		"-c", "shared_preload_libraries=pg_stat_statements")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
