@@ -12,7 +12,6 @@ const ConditionReady = "Ready"
 // Reasons of the Ready condition. Backend failures add those of backenderr.
 const (
 	ReasonAvailable        = "Available"
-	ReasonCreating         = "Creating"
 	ReasonDeleting         = "Deleting"
 	ReasonConflict         = "Conflict"
 	ReasonAlreadyExists    = "AlreadyExists"

@@ -84,16 +84,14 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 	st := obj.ManagedStatus()
 	// CEL keeps a set spec.name from changing; this catches setting one that
 	// differs from the metadata.name default after the object was claimed.
-	renamed := st.BackendName != "" && st.BackendName != obj.BackendName() && (st.Managed || st.CreatePending)
+	renamed := st.BackendName != "" && st.BackendName != obj.BackendName() && holds(obj)
 	if !renamed {
 		st.BackendName = obj.BackendName()
 	}
 
-	// The deferred patch diffs against what the server holds; an intermediate
-	// status write moves that base forward.
-	base := &before
+	// One status patch at the end, diffed against what the server holds.
 	defer func() {
-		if perr := r.patchStatus(ctx, *base, obj); perr != nil && err == nil {
+		if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
 			err = perr
 		}
 	}()
@@ -104,10 +102,10 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(ctx, obj)
 	}
-	return r.reconcile(ctx, obj, base)
+	return r.reconcile(ctx, obj)
 }
 
-func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T, base *T) (reconcile.Result, error) {
+func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Result, error) {
 	st := obj.ManagedStatus()
 	if other, err := r.conflicting(ctx, obj); err != nil {
 		return reconcile.Result{}, err
@@ -123,7 +121,8 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T, base *T) (recon
 	if err != nil {
 		return r.report(ctx, obj, err)
 	}
-	if obs.Exists && !st.Managed && !st.CreatePending && !obj.AdoptExisting() {
+	owned := holds(obj)
+	if obs.Exists && !owned && !obj.AdoptExisting() {
 		return r.report(ctx, obj, Wait(ReasonAlreadyExists, fmt.Sprintf(
 			"%s %q already exists on the server and was not created by this object; set spec.adoptExisting: true to manage it", r.Kind, obj.BackendName())))
 	}
@@ -142,22 +141,14 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T, base *T) (recon
 		return r.ready(ctx, obj, ext, "observed, matches the spec")
 	}
 
-	// The finalizer goes on before the first backend write.
+	// The finalizer goes on before the first backend write. It also records
+	// the intent to create: a crash after the create leaves an object this
+	// one recognises as its own (see holds), never a duplicate or an orphan.
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return reconcile.Result{}, err
 	}
 	switch {
 	case !obs.Exists:
-		// Record the intent first: a crash after the create leaves an object
-		// this one recognises as its own, never a duplicate or an orphan.
-		if !st.CreatePending {
-			st.CreatePending = true
-			setReady(obj, metav1.ConditionFalse, ReasonCreating, fmt.Sprintf("creating %s %q", r.Kind, obj.BackendName()))
-			if err := r.Client.Status().Update(ctx, obj); err != nil {
-				return reconcile.Result{}, fmt.Errorf("record create intent: %w", err)
-			}
-			*base = obj.DeepCopyObject().(T)
-		}
 		if err := r.apply(ctx, ext); err != nil {
 			return r.report(ctx, obj, err)
 		}
@@ -167,14 +158,14 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T, base *T) (recon
 			return r.report(ctx, obj, err)
 		}
 		verb := "updated"
-		if st.Managed || st.CreatePending {
+		if owned {
 			r.event(obj, corev1.EventTypeNormal, "Updated", "Update", fmt.Sprintf("%s %s %q: %s", verb, r.Kind, obj.BackendName(), summary(obs.Drift)))
 		}
 	}
-	if !st.Managed && !st.CreatePending && obs.Exists {
+	if !owned && obs.Exists {
 		r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", fmt.Sprintf("adopted existing %s %q", r.Kind, obj.BackendName()))
 	}
-	st.Managed, st.CreatePending, st.Drift = true, false, nil
+	st.Managed, st.Drift = true, nil
 	return r.ready(ctx, obj, ext, "")
 }
 
@@ -196,9 +187,9 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	st := obj.ManagedStatus()
-	owned := st.Managed || st.CreatePending
-	if obj.DeletionPolicy() == common.DeletionDelete && owned && obj.ManagementPolicy() == common.ManagementManage {
+	// The finalizer is only ever added by an object that holds its backend
+	// object (see holds), so nothing else is deleted.
+	if obj.DeletionPolicy() == common.DeletionDelete && obj.ManagementPolicy() == common.ManagementManage {
 		setReady(obj, metav1.ConditionFalse, ReasonDeleting, fmt.Sprintf("deleting %s %q", r.Kind, obj.BackendName()))
 		ext, err := r.Connector.Connect(ctx, obj)
 		if err != nil {
@@ -237,12 +228,19 @@ func (r *Reconciler[T, L]) conflicting(ctx context.Context, obj T) (string, erro
 	return "", nil
 }
 
+// holds reports whether obj created or adopted its backend object, or set
+// out to: the finalizer is added just before the first backend write (and
+// only after the conflict and AlreadyExists checks), so it is the durable
+// record of that intent.
+func holds(obj Object) bool {
+	return obj.ManagedStatus().Managed || controllerutil.ContainsFinalizer(obj, Finalizer)
+}
+
 // beats reports whether claimant a wins over b: one that already created or
 // adopted the backend object wins; otherwise the older one (creation times
 // have one-second resolution), then the lower UID.
 func beats(a, b Object) bool {
-	aHolds := a.ManagedStatus().Managed || a.ManagedStatus().CreatePending
-	bHolds := b.ManagedStatus().Managed || b.ManagedStatus().CreatePending
+	aHolds, bHolds := holds(a), holds(b)
 	if aHolds != bHolds {
 		return aHolds
 	}
@@ -345,7 +343,7 @@ func (r *Reconciler[T, L]) patchStatus(ctx context.Context, before, obj T) error
 // rather than the server itself.
 func Steady(obj Object) bool {
 	st := obj.ManagedStatus()
-	if !st.Managed || st.CreatePending || st.ObservedGeneration != obj.GetGeneration() || !obj.GetDeletionTimestamp().IsZero() {
+	if !st.Managed || st.ObservedGeneration != obj.GetGeneration() || !obj.GetDeletionTimestamp().IsZero() {
 		return false
 	}
 	return meta.IsStatusConditionTrue(st.Conditions, ConditionReady)

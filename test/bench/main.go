@@ -154,7 +154,7 @@ func run(o options) error {
 		return err
 	}
 	go func() { _ = mgr.Start(ctx) }()
-	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ type workload interface {
 	close()
 }
 
-func measure(ctx context.Context, c client.Client, counter *apiCounter, w workload, o options) (result, error) {
+func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w workload, o options) (result, error) {
 	res := result{Workload: w.name(), N: o.n, MaxConnections: w.maxConnections(), DriftRepairSec: map[string]float64{}}
 	defer w.close()
 	ns, err := w.setup(ctx, c)
@@ -230,18 +230,24 @@ func measure(ctx context.Context, c client.Client, counter *apiCounter, w worklo
 		}
 	}()
 	stopSampling := func() { sampling.Store(false); <-sampled }
-	start := time.Now()
-	for _, obj := range objs {
-		if err := c.Create(ctx, obj); err != nil {
-			stopSampling()
-			return res, err
-		}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	ready, err := watchReadiness(watchCtx, c, ns, objs)
+	if err != nil {
+		stopSampling()
+		return res, err
 	}
-	if err := waitAllReady(ctx, c, objs, o.timeout); err != nil {
+	start := time.Now()
+	if err := createAll(ctx, c, objs); err != nil {
+		stopSampling()
+		return res, err
+	}
+	if err := ready.wait(ctx, c, objs, o.timeout); err != nil {
 		stopSampling()
 		return res, err
 	}
 	elapsed := time.Since(start)
+	stopWatching()
 	stopSampling()
 	res.CreateToReadySec = elapsed.Seconds()
 	res.ObjectsPerSec = float64(len(objs)) / elapsed.Seconds()
@@ -327,29 +333,6 @@ func deleteAll(ctx context.Context, c client.Client, objs []client.Object, timeo
 		}
 		pending = next
 		time.Sleep(100 * time.Millisecond)
-	}
-	return nil
-}
-
-// waitAllReady polls until every object has Ready=True.
-func waitAllReady(ctx context.Context, c client.Client, objs []client.Object, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	pending := append([]client.Object(nil), objs...)
-	for len(pending) > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d objects not Ready after %s, first %s", len(pending), timeout, pending[0].GetName())
-		}
-		next := pending[:0]
-		for _, obj := range pending {
-			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-				return err
-			}
-			if !isReady(obj) {
-				next = append(next, obj)
-			}
-		}
-		pending = next
-		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestBackendKilledDuringCreate(t *testing.T) {
 		return ""
 	}).Should(Equal(backenderr.ReasonUnavailable))
 	// Objects that could not finish say why, with a reason from a stable set.
-	stable := []string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady, managed.ReasonCreating, backenderr.ReasonDependencyMissing}
+	stable := []string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady, backenderr.ReasonDependencyMissing}
 	last := objs[len(objs)-1]
 	e.g.Eventually(func() string {
 		if c := ready(last); c != nil {

@@ -145,11 +145,6 @@ type ManagedStatus struct {
 	// backendName is the name of the backend object this object manages.
 	// +optional
 	BackendName string `json:"backendName,omitempty"`
-	// createPending is set just before the operator creates the backend object and
-	// claims what it finds there afterwards, so a crash between the create and the
-	// status write neither duplicates nor orphans it.
-	// +optional
-	CreatePending bool `json:"createPending,omitempty"`
 	// managed is true once this object created or adopted its backend object.
 	// +optional
 	Managed bool `json:"managed,omitempty"`

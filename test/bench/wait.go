@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// createAll creates objs with a few workers, as an apply of a directory or a
+// GitOps sync does, and returns the first error.
+func createAll(ctx context.Context, c client.Client, objs []client.Object) error {
+	const workers = 8
+	next := make(chan client.Object)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for obj := range next {
+				if err := c.Create(ctx, obj); err != nil {
+					errs <- fmt.Errorf("create %s: %w", obj.GetName(), err)
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for _, obj := range objs {
+		select {
+		case next <- obj:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err == nil && len(errs) > 0 {
+		err = <-errs
+	}
+	return err
+}
+
+// readiness follows the Ready condition of objects through one watch per
+// kind, so that waiting for thousands of objects costs the API server, and
+// the CPU the operator shares with it, almost nothing.
+type readiness struct {
+	mu      sync.Mutex
+	ready   map[string]bool
+	changed chan struct{}
+}
+
+func readinessKey(kind, name string) string { return kind + "/" + name }
+
+// watchReadiness starts watching the kinds of objs in ns until ctx ends.
+// Start it before creating the objects.
+func watchReadiness(ctx context.Context, c client.WithWatch, ns string, objs []client.Object) (*readiness, error) {
+	r := &readiness{ready: map[string]bool{}, changed: make(chan struct{}, 1)}
+	kinds := map[string]client.ObjectList{}
+	for _, o := range objs {
+		gvk, err := apiutil.GVKForObject(o, c.Scheme())
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := kinds[gvk.Kind]; ok {
+			continue
+		}
+		listGVK := gvk
+		listGVK.Kind += "List"
+		l, err := c.Scheme().New(listGVK)
+		if err != nil {
+			return nil, err
+		}
+		kinds[gvk.Kind] = l.(client.ObjectList)
+	}
+	for kind, list := range kinds {
+		w, err := c.Watch(ctx, list, client.InNamespace(ns))
+		if err != nil {
+			return nil, err
+		}
+		go r.follow(ctx, c, kind, list, ns, w)
+	}
+	return r, nil
+}
+
+// follow records events, and watches again when the server ends the watch.
+func (r *readiness) follow(ctx context.Context, c client.WithWatch, kind string, list client.ObjectList, ns string, w watch.Interface) {
+	for {
+		for ev := range w.ResultChan() {
+			obj, ok := ev.Object.(client.Object)
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			r.ready[readinessKey(kind, obj.GetName())] = ev.Type != watch.Deleted && isReady(obj)
+			r.mu.Unlock()
+			select {
+			case r.changed <- struct{}{}:
+			default:
+			}
+		}
+		w.Stop()
+		for {
+			if ctx.Err() != nil {
+				return
+			}
+			var err error
+			if w, err = c.Watch(ctx, list, client.InNamespace(ns)); err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// wait returns when every one of objs is Ready.
+func (r *readiness) wait(ctx context.Context, c client.Client, objs []client.Object, timeout time.Duration) error {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		gvk, err := apiutil.GVKForObject(o, c.Scheme())
+		if err != nil {
+			return err
+		}
+		keys[i] = readinessKey(gvk.Kind, o.GetName())
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		pending := ""
+		count := 0
+		for _, k := range keys {
+			if !r.ready[k] {
+				if pending == "" {
+					pending = k
+				}
+				count++
+			}
+		}
+		r.mu.Unlock()
+		if count == 0 {
+			return nil
+		}
+		select {
+		case <-r.changed:
+		case <-deadline.C:
+			return fmt.Errorf("%d objects not Ready after %s, first %s", count, timeout, pending)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
