@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,6 +71,114 @@ func ParseGetUser(reply any) (Observed, error) {
 		o.Selectors = len(sel)
 	}
 	return o, nil
+}
+
+// ParseACLUser reads one line of ACL LIST ("user <name> <rules...>") into
+// the user's name and what ParseGetUser yields for the same user, so that
+// Diff finds the same drift either way. A rule it does not know is an error
+// rather than a guess; a line without a name returns "". Errors never quote a
+// rule: it may be a password hash.
+func ParseACLUser(line string) (string, Observed, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "user" {
+		return "", Observed{}, errors.New("ACL LIST: a line does not start with user <name>")
+	}
+	name, rules := f[1], f[2:]
+	var o Observed
+	var cmds []string
+	for i, r := range rules {
+		if strings.HasPrefix(r, "(") {
+			n, err := countSelectors(rules[i:])
+			if err != nil {
+				return name, Observed{}, fmt.Errorf("ACL LIST: user %q: %w", name, err)
+			}
+			o.Selectors = n
+			break
+		}
+		switch {
+		case r == "on":
+			o.Enabled = true
+		case r == "nopass":
+			o.NoPass = true
+		case r == "off", r == "sanitize-payload", r == "skip-sanitize-payload", r == "resetchannels":
+			// Nothing Observed holds.
+		case strings.HasPrefix(r, "#"):
+			o.PasswordHashes = append(o.PasswordHashes, r[1:])
+		case r == "allkeys", strings.HasPrefix(r, "~"), strings.HasPrefix(r, "%"):
+			o.Keys = append(o.Keys, normalKey(r))
+		case r == "allchannels", strings.HasPrefix(r, "&"):
+			o.Channels = append(o.Channels, normalChannel(r))
+		case r == "allcommands", r == "nocommands", strings.HasPrefix(r, "+"), strings.HasPrefix(r, "-"):
+			cmds = append(cmds, r)
+		default:
+			return name, Observed{}, fmt.Errorf("ACL LIST: user %q: rule %d is not understood", name, i+1)
+		}
+	}
+	o.Commands = strings.Join(cmds, " ")
+	return name, o, nil
+}
+
+// aclSnapshot is one node's ACL LIST, parsed.
+type aclSnapshot struct {
+	users map[string]Observed
+	// unread names users whose line did not parse; partial is set when a line
+	// named no user. Either way the snapshot cannot answer for them.
+	unread  map[string]bool
+	partial bool
+}
+
+// parseACLList reads an ACL LIST reply: one line per user.
+func parseACLList(reply any) (aclSnapshot, error) {
+	lines, ok := reply.([]any)
+	if !ok {
+		return aclSnapshot{}, fmt.Errorf("ACL LIST: unexpected reply type %T", reply)
+	}
+	s := aclSnapshot{users: make(map[string]Observed, len(lines)), unread: map[string]bool{}}
+	for _, l := range lines {
+		line, _ := l.(string)
+		name, o, err := ParseACLUser(line)
+		switch {
+		case name == "":
+			s.partial = true
+		case err != nil:
+			s.unread[name] = true
+		default:
+			s.users[name] = o
+		}
+	}
+	return s, nil
+}
+
+// lookup returns the user as the snapshot holds it, and whether it exists;
+// ok is false when the snapshot cannot tell and ACL GETUSER must.
+func (s aclSnapshot) lookup(name string) (o Observed, exists, ok bool) {
+	if o, exists := s.users[name]; exists {
+		return o, true, true
+	}
+	if s.unread[name] || s.partial {
+		return Observed{}, false, false
+	}
+	return Observed{}, false, true
+}
+
+// countSelectors counts the selectors that end an ACL LIST line, each printed
+// as "(<rules>)". No rule starts with "(", so every token that does opens a
+// selector, whatever its patterns hold; each must close before the next.
+func countSelectors(toks []string) (int, error) {
+	n := 0
+	for i, t := range toks {
+		if !strings.HasPrefix(t, "(") {
+			continue
+		}
+		if i > 0 && !strings.HasSuffix(toks[i-1], ")") {
+			return 0, errors.New("a selector is not closed")
+		}
+		n++
+	}
+	if !strings.HasSuffix(toks[len(toks)-1], ")") {
+		return 0, errors.New("a selector is not closed")
+	}
+	return n, nil
 }
 
 // words flattens a string (space separated) or a list of strings.

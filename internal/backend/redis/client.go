@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 )
 
 // Engine is the engine name used in metrics.
@@ -71,6 +72,9 @@ type node struct {
 	mu   sync.Mutex
 	// table is loaded once per client: every user on the node shares it.
 	table *CommandTable
+	// acl is the node's ACL LIST, for steady-state drift checks; every write
+	// to the node invalidates it.
+	acl *snapshot.Cache[aclSnapshot]
 }
 
 // New opens (lazily) one pool per node. It sends nothing yet.
@@ -96,7 +100,9 @@ func New(cfg Config) (*Client, error) {
 			MaxRetries: 1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 			ContextTimeoutEnabled: true,
 		}
-		c.nodes = append(c.nodes, &node{addr: n.Address(), rdb: goredis.NewClient(opts)})
+		nd := &node{addr: n.Address(), rdb: goredis.NewClient(opts)}
+		nd.acl = snapshot.New(snapshot.DefaultTTL, func(ctx context.Context) (aclSnapshot, error) { return c.listACL(ctx, nd) })
+		c.nodes = append(c.nodes, nd)
 	}
 	return c, nil
 }
@@ -270,22 +276,20 @@ func (c *Client) Check(ctx context.Context, s UserSpec) error {
 	return nil
 }
 
-// Observe reads the user back from every node and compares it with s.
-func (c *Client) Observe(ctx context.Context, s UserSpec) (Observation, error) {
+// Observe reads the user back from every node and compares it with s. In
+// snapshot.Cached mode it reads each node's ACL LIST snapshot instead of
+// asking for the user, with the same result.
+func (c *Client) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (Observation, error) {
 	var obs Observation
 	var missing []string
 	for _, n := range c.nodes {
-		v, err := c.call(ctx, n, "ACL", "GETUSER", s.Name)
-		if errors.Is(err, goredis.Nil) || (err == nil && v == nil) {
-			missing = append(missing, n.addr)
-			continue
-		}
+		o, exists, err := c.user(ctx, n, s.Name, mode)
 		if err != nil {
 			return Observation{}, err
 		}
-		o, err := ParseGetUser(v)
-		if err != nil {
-			return Observation{}, backenderr.New(backenderr.ReasonBackendError, "node "+n.addr+": "+err.Error(), nil)
+		if !exists {
+			missing = append(missing, n.addr)
+			continue
 		}
 		t, err := c.table(ctx, n)
 		if err != nil {
@@ -304,6 +308,44 @@ func (c *Client) Observe(ctx context.Context, s UserSpec) (Observation, error) {
 	return obs, nil
 }
 
+// user reads one user from node n, and whether it exists there.
+func (c *Client) user(ctx context.Context, n *node, name string, mode snapshot.Mode) (Observed, bool, error) {
+	if mode == snapshot.Cached {
+		snap, err := n.acl.Get(ctx)
+		if err != nil {
+			return Observed{}, false, err
+		}
+		if o, exists, ok := snap.lookup(name); ok {
+			return o, exists, nil
+		}
+	}
+	v, err := c.call(ctx, n, "ACL", "GETUSER", name)
+	if errors.Is(err, goredis.Nil) || (err == nil && v == nil) {
+		return Observed{}, false, nil
+	}
+	if err != nil {
+		return Observed{}, false, err
+	}
+	o, err := ParseGetUser(v)
+	if err != nil {
+		return Observed{}, false, backenderr.New(backenderr.ReasonBackendError, "node "+n.addr+": "+err.Error(), nil)
+	}
+	return o, true, nil
+}
+
+// listACL loads node n's snapshot: every user in one ACL LIST.
+func (c *Client) listACL(ctx context.Context, n *node) (aclSnapshot, error) {
+	v, err := c.call(ctx, n, "ACL", "LIST")
+	if err != nil {
+		return aclSnapshot{}, err
+	}
+	snap, err := parseACLList(v)
+	if err != nil {
+		return aclSnapshot{}, backenderr.New(backenderr.ReasonBackendError, "node "+n.addr+": "+err.Error(), nil)
+	}
+	return snap, nil
+}
+
 func (c *Client) prefix(n *node) string {
 	if len(c.nodes) == 1 {
 		return ""
@@ -319,10 +361,7 @@ func (c *Client) Apply(ctx context.Context, s UserSpec) error {
 	}
 	args := SetUserArgs(s)
 	for _, n := range c.nodes {
-		if _, err := c.call(ctx, n, args...); err != nil {
-			return err
-		}
-		if err := c.save(ctx, n); err != nil {
+		if err := c.write(ctx, n, args...); err != nil {
 			return err
 		}
 	}
@@ -332,14 +371,21 @@ func (c *Client) Apply(ctx context.Context, s UserSpec) error {
 // Delete removes the user from every node; already gone is success.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	for _, n := range c.nodes {
-		if _, err := c.call(ctx, n, "ACL", "DELUSER", name); err != nil {
-			return err
-		}
-		if err := c.save(ctx, n); err != nil {
+		if err := c.write(ctx, n, "ACL", "DELUSER", name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// write runs one ACL change on node n and saves it; whatever the outcome,
+// n's snapshot no longer holds.
+func (c *Client) write(ctx context.Context, n *node, args ...any) error {
+	defer n.acl.Invalidate()
+	if _, err := c.call(ctx, n, args...); err != nil {
+		return err
+	}
+	return c.save(ctx, n)
 }
 
 func (c *Client) save(ctx context.Context, n *node) error {

@@ -16,6 +16,7 @@ import (
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/redis"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/credentials"
 	"github.com/backend-operator/backend-operator/internal/managed"
 )
@@ -39,7 +40,7 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(cmp.Or(srv.flavor, "Redis"))}
+	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(cmp.Or(srv.flavor, "Redis")), mode: observeMode(u)}
 	ext.spec = redis.UserSpec{Name: u.BackendName()}
 	// Problems with the spec or its Secrets are reported by Observe, before
 	// anything is sent, and never block a deletion, which needs only the name.
@@ -76,12 +77,21 @@ func userSpec(u *cachev1.CacheUser, password string) redis.UserSpec {
 	return s
 }
 
+// observeMode lets a steady object's drift check read a node snapshot.
+func observeMode(obj managed.Object) snapshot.Mode {
+	if managed.Steady(obj) {
+		return snapshot.Cached
+	}
+	return snapshot.Live
+}
+
 type userExternal struct {
 	*userConnector
 	user     *cachev1.CacheUser
 	redis    *redis.Client
 	provider string
 	spec     redis.UserSpec
+	mode     snapshot.Mode
 	password string
 	// invalid is why the spec cannot be applied, if it cannot.
 	invalid error
@@ -140,7 +150,7 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 	}
 	// Redis keeps password hashes, so a password changed in its Secret shows
 	// up as a hash difference; no bookkeeping of Secret versions is needed.
-	obs, err := e.redis.Observe(ctx, e.spec)
+	obs, err := e.redis.Observe(ctx, e.spec, e.mode)
 	return managed.Observation(obs), err
 }
 
