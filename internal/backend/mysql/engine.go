@@ -1,6 +1,8 @@
 // Package mysql is the MySQL 8 and MariaDB 10.6+ adapter behind
 // sqlengine.Engine: pure statement builders (privileges.go, statements.go)
-// and a client that runs them over one bounded database/sql pool.
+// and a client that runs them over one bounded database/sql pool. Steady-state
+// drift checks read a server-wide snapshot (state.go), so that their queries
+// grow with the number of servers, not of objects.
 package mysql
 
 import (
@@ -43,6 +45,8 @@ func init() { sqlengine.Register(EngineName, Open) }
 type Engine struct {
 	cfg sqlengine.Config
 	db  *sql.DB
+	// snap serves snapshot.Cached observations; every write invalidates it.
+	snap *snapshot.Cache[*serverState]
 
 	mu sync.Mutex
 	// mariadb is learned at the first Info.
@@ -72,7 +76,8 @@ func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
 	db.SetMaxOpenConns(cfg.MaxConnections)
 	db.SetMaxIdleConns(cfg.MaxConnections)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Engine{cfg: cfg, db: db}, nil
+	load := func(ctx context.Context) (*serverState, error) { return loadServer(ctx, db) }
+	return &Engine{cfg: cfg, db: db, snap: snapshot.New(snapshot.DefaultTTL, load)}, nil
 }
 
 // driverConfig builds the go-sql-driver configuration. It holds the password:
@@ -319,9 +324,25 @@ func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
 	return d
 }
 
+// view reads the server now (snapshot.Live) or answers from the snapshot.
+func (e *Engine) view(ctx context.Context, mode snapshot.Mode) (view, error) {
+	if mode != snapshot.Cached {
+		return live{e.db}, nil
+	}
+	s, err := e.snap.Get(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s, nil
+}
+
 // ObserveDatabase reports whether the database exists and how it differs.
 func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
-	st, err := live{e.db}.database(ctx, spec.Name)
+	v, err := e.view(ctx, mode)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	st, err := v.database(ctx, spec.Name)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
 	}
@@ -441,7 +462,10 @@ func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode 
 	if err != nil {
 		return sqlengine.Observation{}, err
 	}
-	v := live{e.db}
+	v, err := e.view(ctx, mode)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
 	st, err := v.account(ctx, spec.Name, hostOf(spec))
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
@@ -517,11 +541,13 @@ func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error 
 	return e.exec(ctx, "DROP USER IF EXISTS "+account(spec.Name, hostOf(spec)))
 }
 
-// exec runs statements one by one on one connection.
+// exec runs statements one by one on one connection. Like execSecret, it
+// invalidates the snapshot once done, whether or not the statements succeeded.
 func (e *Engine) exec(ctx context.Context, stmts ...string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
+	defer e.snap.Invalidate()
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return classify(err)
@@ -539,6 +565,7 @@ func (e *Engine) exec(ctx context.Context, stmts ...string) error {
 // error quotes the statement near the fault, so the server's message is
 // withheld: only the error number is kept.
 func (e *Engine) execSecret(ctx context.Context, stmt string) error {
+	defer e.snap.Invalidate()
 	_, err := e.db.ExecContext(ctx, stmt)
 	if err == nil {
 		return nil

@@ -27,7 +27,8 @@ const (
 	tableQuery     = tablesQuery + ` WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`
 )
 
-// view answers the reads of the drift checks.
+// view answers the reads of the drift checks: live from the server, or from
+// a server snapshot.
 type view interface {
 	account(ctx context.Context, user, host string) (accountState, error)
 	database(ctx context.Context, name string) (dbState, error)
@@ -69,6 +70,24 @@ var _ view = (*serverState)(nil)
 
 func newServerState() *serverState {
 	return &serverState{accounts: map[accountKey]accountState{}, databases: map[string]dbState{}, tables: map[tableKey]bool{}}
+}
+
+// loadServer reads every account, privilege, database and table in five
+// whole-table SELECTs: the snapshot that steady-state drift checks read.
+func loadServer(ctx context.Context, db *sql.DB) (*serverState, error) {
+	s := newServerState()
+	for _, read := range []func() error{
+		func() error { return s.readAccounts(ctx, db, accountsQuery) },
+		func() error { return s.readDBPrivileges(ctx, db, dbPrivsQuery) },
+		func() error { return s.readTablePrivileges(ctx, db, tablePrivsQuery) },
+		func() error { return s.readDatabases(ctx, db, schemataQuery) },
+		func() error { return s.readTables(ctx, db, tablesQuery) },
+	} {
+		if err := read(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func (s *serverState) account(_ context.Context, user, host string) (accountState, error) {
