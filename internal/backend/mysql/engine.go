@@ -1,6 +1,8 @@
 // Package mysql is the MySQL 8 and MariaDB 10.6+ adapter behind
 // sqlengine.Engine: pure statement builders (privileges.go, statements.go)
-// and a client that runs them over one bounded database/sql pool.
+// and a client that runs them over one bounded database/sql pool. Steady-state
+// drift checks read a server-wide snapshot (state.go), so that their queries
+// grow with the number of servers, not of objects.
 package mysql
 
 import (
@@ -43,6 +45,8 @@ func init() { sqlengine.Register(EngineName, Open) }
 type Engine struct {
 	cfg sqlengine.Config
 	db  *sql.DB
+	// snap serves snapshot.Cached observations; every write invalidates it.
+	snap *snapshot.Cache[*serverState]
 
 	mu sync.Mutex
 	// mariadb is learned at the first Info.
@@ -72,7 +76,8 @@ func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
 	db.SetMaxOpenConns(cfg.MaxConnections)
 	db.SetMaxIdleConns(cfg.MaxConnections)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Engine{cfg: cfg, db: db}, nil
+	load := func(ctx context.Context) (*serverState, error) { return loadServer(ctx, db) }
+	return &Engine{cfg: cfg, db: db, snap: snapshot.New(snapshot.DefaultTTL, load)}, nil
 }
 
 // driverConfig builds the go-sql-driver configuration. It holds the password:
@@ -307,23 +312,6 @@ func isWord(s string) bool {
 	return s != ""
 }
 
-type dbState struct {
-	exists             bool
-	charset, collation string
-}
-
-func (e *Engine) readDatabase(ctx context.Context, name string) (dbState, error) {
-	var st dbState
-	err := e.db.QueryRowContext(ctx,
-		`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, name).
-		Scan(&st.charset, &st.collation)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, nil
-	}
-	st.exists = err == nil
-	return st, classify(err)
-}
-
 // databaseDrift lists how st differs from spec; unset options are not compared.
 func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
 	var d []string
@@ -336,9 +324,25 @@ func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
 	return d
 }
 
+// view reads the server now (snapshot.Live) or answers from the snapshot.
+func (e *Engine) view(ctx context.Context, mode snapshot.Mode) (view, error) {
+	if mode != snapshot.Cached {
+		return live{e.db}, nil
+	}
+	s, err := e.snap.Get(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s, nil
+}
+
 // ObserveDatabase reports whether the database exists and how it differs.
 func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
-	st, err := e.readDatabase(ctx, spec.Name)
+	v, err := e.view(ctx, mode)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	st, err := v.database(ctx, spec.Name)
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
 	}
@@ -347,7 +351,7 @@ func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpe
 
 // ApplyDatabase creates the database if needed and restores its defaults.
 func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
-	st, err := e.readDatabase(ctx, spec.Name)
+	st, err := live{e.db}.database(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -404,133 +408,6 @@ func (e *Engine) ValidateUser(spec sqlengine.UserSpec) error {
 	return nil
 }
 
-// accountState is an account as mysql.user reports it.
-type accountState struct {
-	exists     bool
-	maxConns   int
-	sslType    string
-	plugin     string
-	authString string
-	locked     bool
-	// global holds privileges on *.* (USAGE is not listed).
-	global []string
-}
-
-// readAccount reads the account's mysql.user row. The row is read by column
-// name, since MySQL 8 and MariaDB (where mysql.user is a view) differ in
-// columns.
-func (e *Engine) readAccount(ctx context.Context, user, host string) (accountState, error) {
-	var st accountState
-	rows, err := e.db.QueryContext(ctx, `SELECT * FROM mysql.user WHERE User = ? AND Host = ?`, user, host)
-	if err != nil {
-		return st, classify(err)
-	}
-	defer rows.Close() //nolint:errcheck
-	cols, err := rows.Columns()
-	if err != nil {
-		return st, classify(err)
-	}
-	if !rows.Next() {
-		return st, classify(rows.Err())
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return st, classify(err)
-	}
-	st.exists = true
-	for i, col := range cols {
-		v := vals[i].String
-		switch strings.ToLower(col) {
-		case "max_user_connections":
-			st.maxConns, _ = strconv.Atoi(v)
-		case "ssl_type":
-			st.sslType = v
-		case "plugin":
-			st.plugin = v
-		case "authentication_string":
-			st.authString = v
-		case "account_locked":
-			st.locked = v == "Y"
-		default:
-			if p, ok := privColumn(col); ok && v == "Y" {
-				st.global = append(st.global, p)
-			}
-		}
-	}
-	if st.authString == "" && st.plugin == "" {
-		// Old MariaDB rows keep the hash in Password.
-		for i, col := range cols {
-			if col == "Password" {
-				st.authString = vals[i].String
-			}
-		}
-	}
-	return st, classify(rows.Err())
-}
-
-// readPrivileges returns what the account holds: global privileges from st,
-// database privileges from mysql.db, table privileges from mysql.tables_priv.
-// Column and routine privileges are not managed.
-func (e *Engine) readPrivileges(ctx context.Context, user, host string, st accountState) (privSet, error) {
-	have := privSet{}
-	if len(st.global) > 0 {
-		have.add(privKey{Level: onGlobal}, st.global...)
-	}
-	rows, err := e.db.QueryContext(ctx, `SELECT * FROM mysql.db WHERE User = ? AND Host = ?`, user, host)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close() //nolint:errcheck
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, classify(err)
-	}
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, classify(err)
-		}
-		var key privKey
-		var privs []string
-		for i, col := range cols {
-			if col == "Db" {
-				key = privKey{Level: onDatabase, DB: vals[i].String}
-			} else if p, ok := privColumn(col); ok && vals[i].String == "Y" {
-				privs = append(privs, p)
-			}
-		}
-		if len(privs) > 0 {
-			have.add(key, privs...)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err)
-	}
-	trows, err := e.db.QueryContext(ctx, `SELECT Db, Table_name, Table_priv FROM mysql.tables_priv WHERE User = ? AND Host = ?`, user, host)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer trows.Close() //nolint:errcheck
-	for trows.Next() {
-		var db, table, privs string
-		if err := trows.Scan(&db, &table, &privs); err != nil {
-			return nil, classify(err)
-		}
-		if p := tablePrivNames(privs); len(p) > 0 {
-			have.add(privKey{Level: onTable, DB: db, Table: table}, p...)
-		}
-	}
-	return have, classify(trows.Err())
-}
-
 // accountDrift lists attribute differences (not privileges).
 func accountDrift(spec sqlengine.UserSpec, st accountState, mariadb bool) []string {
 	var d []string
@@ -551,13 +428,13 @@ func accountDrift(spec sqlengine.UserSpec, st accountState, mariadb bool) []stri
 
 // missingDependencies lists declared grant targets that do not exist: a
 // database, or a table in it.
-func (e *Engine) missingDependencies(ctx context.Context, grants []sqlengine.Grant) ([]string, error) {
+func missingDependencies(ctx context.Context, v view, grants []sqlengine.Grant) ([]string, error) {
 	var missing []string
 	seen := map[string]bool{}
 	for _, g := range grants {
 		if !seen[g.Database] {
 			seen[g.Database] = true
-			st, err := e.readDatabase(ctx, g.Database)
+			st, err := v.database(ctx, g.Database)
 			if err != nil {
 				return nil, err
 			}
@@ -567,12 +444,11 @@ func (e *Engine) missingDependencies(ctx context.Context, grants []sqlengine.Gra
 			}
 		}
 		for _, t := range g.Tables {
-			var n int
-			err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, g.Database, t).Scan(&n)
+			ok, err := v.tableExists(ctx, g.Database, t)
 			if err != nil {
-				return nil, classify(err)
+				return nil, err
 			}
-			if n == 0 {
+			if !ok {
 				missing = append(missing, fmt.Sprintf("table %q.%q does not exist", g.Database, t))
 			}
 		}
@@ -586,22 +462,21 @@ func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode 
 	if err != nil {
 		return sqlengine.Observation{}, err
 	}
-	host := hostOf(spec)
-	st, err := e.readAccount(ctx, spec.Name, host)
+	v, err := e.view(ctx, mode)
+	if err != nil {
+		return sqlengine.Observation{}, err
+	}
+	st, err := v.account(ctx, spec.Name, hostOf(spec))
 	if err != nil || !st.exists {
 		return sqlengine.Observation{}, err
 	}
 	drift := accountDrift(spec, st, mariadb)
-	missing, err := e.missingDependencies(ctx, spec.Grants)
+	missing, err := missingDependencies(ctx, v, spec.Grants)
 	if err != nil {
 		return sqlengine.Observation{}, err
 	}
 	drift = append(drift, missing...)
-	have, err := e.readPrivileges(ctx, spec.Name, host, st)
-	if err != nil {
-		return sqlengine.Observation{}, err
-	}
-	drift = append(drift, describeDiff(diffPrivileges(have, desiredPrivileges(spec.Grants)))...)
+	drift = append(drift, describeDiff(diffPrivileges(st.privs, desiredPrivileges(spec.Grants)))...)
 	return sqlengine.Observation{Exists: true, Drift: drift}, nil
 }
 
@@ -613,7 +488,8 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err != nil {
 		return err
 	}
-	missing, err := e.missingDependencies(ctx, spec.Grants)
+	lv := live{e.db}
+	missing, err := missingDependencies(ctx, lv, spec.Grants)
 	if err != nil {
 		return err
 	}
@@ -621,7 +497,7 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 		return backenderr.New(backenderr.ReasonDependencyMissing, strings.Join(missing, "; "), nil)
 	}
 	host := hostOf(spec)
-	st, err := e.readAccount(ctx, spec.Name, host)
+	st, err := lv.account(ctx, spec.Name, host)
 	if err != nil {
 		return err
 	}
@@ -629,7 +505,7 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 		if err := e.execSecret(ctx, createUserSQL(spec, mariadb)); err != nil {
 			return err
 		}
-		if st, err = e.readAccount(ctx, spec.Name, host); err != nil {
+		if st, err = lv.account(ctx, spec.Name, host); err != nil {
 			return err
 		}
 	} else {
@@ -643,15 +519,11 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 			}
 		}
 	}
-	return e.applyPrivileges(ctx, spec.Name, host, st, desiredPrivileges(spec.Grants))
+	// ALTER USER leaves privileges alone: st.privs is still what is held.
+	return e.applyPrivileges(ctx, account(spec.Name, host), st.privs, desiredPrivileges(spec.Grants))
 }
 
-func (e *Engine) applyPrivileges(ctx context.Context, user, host string, st accountState, want privSet) error {
-	have, err := e.readPrivileges(ctx, user, host, st)
-	if err != nil {
-		return err
-	}
-	acct := account(user, host)
+func (e *Engine) applyPrivileges(ctx context.Context, acct string, have, want privSet) error {
 	changes := diffPrivileges(have, want)
 	stmts := make([]string, len(changes))
 	for i, c := range changes {
@@ -669,11 +541,13 @@ func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error 
 	return e.exec(ctx, "DROP USER IF EXISTS "+account(spec.Name, hostOf(spec)))
 }
 
-// exec runs statements one by one on one connection.
+// exec runs statements one by one on one connection. Like execSecret, it
+// invalidates the snapshot once done, whether or not the statements succeeded.
 func (e *Engine) exec(ctx context.Context, stmts ...string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
+	defer e.snap.Invalidate()
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return classify(err)
@@ -691,6 +565,7 @@ func (e *Engine) exec(ctx context.Context, stmts ...string) error {
 // error quotes the statement near the fault, so the server's message is
 // withheld: only the error number is kept.
 func (e *Engine) execSecret(ctx context.Context, stmt string) error {
+	defer e.snap.Invalidate()
 	_, err := e.db.ExecContext(ctx, stmt)
 	if err == nil {
 		return nil
