@@ -14,35 +14,7 @@ import (
 // createAll creates objs with a few workers, as an apply of a directory or a
 // GitOps sync does, and returns the first error.
 func createAll(ctx context.Context, c client.Client, objs []client.Object) error {
-	const workers = 8
-	next := make(chan client.Object)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for obj := range next {
-				if err := c.Create(ctx, obj); err != nil {
-					errs <- fmt.Errorf("create %s: %w", obj.GetName(), err)
-					return
-				}
-			}
-		})
-	}
-	var err error
-feed:
-	for _, obj := range objs {
-		select {
-		case next <- obj:
-		case err = <-errs:
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err == nil && len(errs) > 0 {
-		err = <-errs
-	}
-	return err
+	return forEach(objs, 8, func(obj client.Object) error { return c.Create(ctx, obj) })
 }
 
 // readiness follows the Ready condition of objects through one watch per
