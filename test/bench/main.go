@@ -60,8 +60,16 @@ type result struct {
 	Ratio            float64 `json:"operatorToFloorRatio"`
 	// APIFloorSec is the Kubernetes share alone (see apiFloor); APIRatio is
 	// create->Ready over it.
-	APIFloorSec         float64            `json:"apiFloorSeconds"`
-	APIRatio            float64            `json:"operatorToAPIFloorRatio"`
+	APIFloorSec float64 `json:"apiFloorSeconds"`
+	APIRatio    float64 `json:"operatorToAPIFloorRatio"`
+	// CreateCPUSec is the CPU seconds each group of processes used from the
+	// first create to all Ready (see processCPU).
+	CreateCPUSec map[string]float64 `json:"createCPUSeconds"`
+	// FloorCPUSec is the same for the floor.
+	FloorCPUSec map[string]float64 `json:"floorCPUSeconds"`
+	// SessionsOpened is how many backend sessions the server accepted from
+	// the first create to all Ready, where it tells (PostgreSQL).
+	SessionsOpened      int64              `json:"sessionsOpened,omitempty"`
 	PeakConnections     int                `json:"peakBackendConnections"`
 	MaxConnections      int                `json:"maxConnections"`
 	APIRequestsPerObj   float64            `json:"apiRequestsPerObject"`
@@ -226,7 +234,9 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 	if err != nil {
 		return res, err
 	}
+	floorCPU := processCPU()
 	floor, err := w.floor(ctx, o.n)
+	res.FloorCPUSec = cpuDelta(floorCPU, processCPU())
 	if err != nil {
 		return res, fmt.Errorf("floor: %w", err)
 	}
@@ -256,6 +266,14 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 		stopSampling()
 		return res, err
 	}
+	createCPU := processCPU()
+	sc, countsSessions := w.(interface {
+		sessionsOpened(context.Context) (int64, error)
+	})
+	var sessions0 int64
+	if countsSessions {
+		sessions0, _ = sc.sessionsOpened(ctx)
+	}
 	start := time.Now()
 	if err := createAll(ctx, c, objs); err != nil {
 		stopSampling()
@@ -266,6 +284,11 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 		return res, err
 	}
 	elapsed := time.Since(start)
+	res.CreateCPUSec = cpuDelta(createCPU, processCPU())
+	if countsSessions {
+		n, _ := sc.sessionsOpened(ctx)
+		res.SessionsOpened = n - sessions0
+	}
 	stopWatching()
 	stopSampling()
 	res.CreateToReadySec = elapsed.Seconds()
@@ -425,6 +448,14 @@ func print(rep report) {
 			r.APIRequestsPerObj, r.APIWritesPerObj, r.HeapMiB, r.RSSMiB, r.SteadyCPUSec, r.SteadyQueriesPerMin, r.SteadyAPIWrites)
 	}
 	_ = w.Flush()
+	for _, r := range rep.Results {
+		fmt.Printf("CPU s from create to Ready %-9s bench+operator %.1f  apiserver %.1f  etcd %.1f  backend %.1f  (of %.1f wall s on %d cores)",
+			r.Workload, r.CreateCPUSec["bench"], r.CreateCPUSec["apiserver"], r.CreateCPUSec["etcd"], r.CreateCPUSec["backend"], r.CreateToReadySec, runtime.NumCPU())
+		if r.SessionsOpened > 0 {
+			fmt.Printf("; %d backend sessions opened", r.SessionsOpened)
+		}
+		fmt.Printf("; the floor's backend used %.1f CPU s in %.1f s\n", r.FloorCPUSec["backend"], r.FloorSec)
+	}
 	for _, r := range rep.Results {
 		for name, s := range r.DriftRepairSec {
 			fmt.Printf("drift repair %-10s %-28s %.1f s\n", r.Workload, name, s)

@@ -158,6 +158,14 @@ func (w *pgWorkload) queries(ctx context.Context) (int64, error) {
 	return n + w.readings, err
 }
 
+// sessionsOpened counts the sessions the server has accepted, from anyone.
+func (w *pgWorkload) sessionsOpened(ctx context.Context) (int64, error) {
+	var n int64
+	_, _ = w.admin.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
+	err := w.admin.QueryRow(ctx, `SELECT sum(sessions)::bigint FROM pg_stat_database`).Scan(&n)
+	return n, err
+}
+
 func (w *pgWorkload) drift(ctx context.Context, n int) (map[string]func() bool, error) {
 	last := strconv.Itoa(n - 1)
 	revoked, dropped := "bench_user_0", "bench_user_"+last

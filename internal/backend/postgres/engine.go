@@ -65,7 +65,7 @@ func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
 	if cfg.AdminDatabase == "" {
 		cfg.AdminDatabase = "postgres"
 	}
-	e := &Engine{cfg: cfg, pool: newPool(base, cfg.MaxConnections), deep: newDeepLimiter(), verdicts: map[verdictKey]verdict{}}
+	e := &Engine{cfg: cfg, pool: newPool(base, cfg.MaxConnections, cfg.AdminDatabase), deep: newDeepLimiter(), verdicts: map[verdictKey]verdict{}}
 	e.server = newServerSnapshot(e)
 	return e, nil
 }

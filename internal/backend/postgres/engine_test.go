@@ -336,6 +336,32 @@ func TestPoolBound(t *testing.T) {
 	if peak > 2 {
 		t.Fatalf("peak connections %d above the bound 2", peak)
 	}
+	// Released connections go to waiters for the same database: far fewer
+	// sessions than operations.
+	if d := e.pool.dials.Load(); d > 12 {
+		t.Errorf("30 operations on 3 databases opened %d sessions, want at most 12", d)
+	}
+}
+
+func TestPoolWaiterGivesUp(t *testing.T) {
+	e := newEngine(t, 1)
+	ctx := testCtx(t)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		_ = e.pool.with(ctx, "postgres", func(*pgx.Conn) error { close(held); <-hold; return nil })
+	}()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := e.pool.with(short, "postgres", func(*pgx.Conn) error { return nil }); err == nil {
+		t.Fatal("a waiter past its deadline got a connection")
+	}
+	close(hold)
+	// The slot is not lost: the next caller gets a connection.
+	if err := e.pool.with(ctx, "postgres", func(c *pgx.Conn) error { return c.Ping(ctx) }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestBatchIsAtomic pins the property sendAtomic relies on: a failing

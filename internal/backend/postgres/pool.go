@@ -2,31 +2,46 @@ package postgres
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// maxIdleTime closes connections that sat unused this long.
-const maxIdleTime = 5 * time.Minute
+const (
+	// maxIdleTime closes connections that sat unused this long.
+	maxIdleTime = 5 * time.Minute
+	// handOffWindow is how long the oldest waiter lets a released connection
+	// go to a younger waiter for the same database instead of being closed
+	// and redialled for it.
+	handOffWindow = 500 * time.Millisecond
+)
+
+var errPoolClosed = errors.New("connection pool closed")
 
 // pool keeps at most max connections open to one server across all of its
-// databases. PostgreSQL binds a connection to one database, so an idle
-// connection to another database is closed to make room rather than exceeding
-// the bound.
+// databases. PostgreSQL binds a connection to one database, so a connection
+// to another database is closed to make room rather than exceeding the
+// bound. A new session costs the server a process and an authentication, so
+// the pool reuses before it redials: a released connection goes to a waiter
+// for the same database, and an idle connection to the admin database (hot,
+// needed by most operations) is evicted last.
 type pool struct {
 	base *pgx.ConnConfig
 	max  int
-	// slots holds one token per open connection (idle or in use).
-	slots chan struct{}
+	hot  string
 
 	mu      sync.Mutex
+	open    int // connections open or being dialled
 	idle    map[string][]idleConn
-	waiting int
+	waiters []*waiter // oldest first
 	closed  bool
+
+	dials atomic.Int64 // sessions opened, for tests and benchmarks
 }
 
 type idleConn struct {
@@ -34,8 +49,21 @@ type idleConn struct {
 	since time.Time
 }
 
-func newPool(base *pgx.ConnConfig, maxConns int) *pool {
-	return &pool{base: base, max: maxConns, slots: make(chan struct{}, maxConns), idle: map[string][]idleConn{}}
+type waiter struct {
+	db    string
+	since time.Time
+	// grants receives a connection to db, or a nil connection: a slot to
+	// dial in, or err.
+	grants chan grant
+}
+
+type grant struct {
+	conn *pgx.Conn
+	err  error
+}
+
+func newPool(base *pgx.ConnConfig, maxConns int, hot string) *pool {
+	return &pool{base: base, max: maxConns, hot: hot, idle: map[string][]idleConn{}}
 }
 
 // with runs fn on a connection to database db.
@@ -50,68 +78,129 @@ func (p *pool) with(ctx context.Context, db string, fn func(*pgx.Conn) error) er
 }
 
 func (p *pool) acquire(ctx context.Context, db string) (*pgx.Conn, error) {
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, fmt.Errorf("connection pool closed")
-		}
-		if c, ok := p.popIdle(db); ok {
-			p.mu.Unlock()
-			return c, nil
-		}
-		select {
-		case p.slots <- struct{}{}:
-			p.mu.Unlock()
-			return p.dial(ctx, db)
-		default:
-		}
-		if victim, ok := p.popAnyIdle(); ok {
-			p.mu.Unlock()
-			closeAndWait(victim)
-			return p.dial(ctx, db) // the victim's slot passes to the new connection
-		}
-		p.waiting++
+	p.mu.Lock()
+	if p.closed {
 		p.mu.Unlock()
-		select {
-		case p.slots <- struct{}{}:
-			p.mu.Lock()
-			p.waiting--
-			p.mu.Unlock()
-			return p.dial(ctx, db)
-		case <-ctx.Done():
-			p.mu.Lock()
-			p.waiting--
-			p.mu.Unlock()
-			return nil, ctx.Err()
-		}
+		return nil, errPoolClosed
 	}
+	if c, ok := p.popIdle(db); ok {
+		p.mu.Unlock()
+		return c, nil
+	}
+	if p.open < p.max {
+		p.open++
+		p.mu.Unlock()
+		return p.dial(ctx, db)
+	}
+	if victim, ok := p.popVictim(); ok {
+		p.mu.Unlock()
+		closeAndWait(victim)
+		return p.dial(ctx, db) // the victim's slot passes to the new connection
+	}
+	w := &waiter{db: db, since: time.Now(), grants: make(chan grant, 1)}
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
+	select {
+	case g := <-w.grants:
+		return p.take(ctx, db, g)
+	case <-ctx.Done():
+		p.mu.Lock()
+		i := slices.Index(p.waiters, w)
+		if i >= 0 {
+			p.waiters = slices.Delete(p.waiters, i, i+1)
+		}
+		p.mu.Unlock()
+		if i < 0 { // granted meanwhile: pass it on
+			if g := <-w.grants; g.conn != nil {
+				p.release(db, g.conn)
+			} else if g.err == nil {
+				p.freeSlot()
+			}
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// take turns a grant into a connection.
+func (p *pool) take(ctx context.Context, db string, g grant) (*pgx.Conn, error) {
+	switch {
+	case g.err != nil:
+		return nil, g.err
+	case g.conn != nil:
+		return g.conn, nil
+	}
+	return p.dial(ctx, db)
 }
 
 // dial opens a connection in a slot the caller holds, freeing it on failure.
 func (p *pool) dial(ctx context.Context, db string) (*pgx.Conn, error) {
 	cfg := p.base.Copy()
 	cfg.Database = db
+	p.dials.Add(1)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		<-p.slots
+		p.freeSlot()
 		return nil, err
 	}
 	return conn, nil
 }
 
-// release keeps a healthy connection idle unless someone waits for a slot.
-func (p *pool) release(db string, conn *pgx.Conn) {
+// freeSlot gives a slot whose connection is gone to the oldest waiter, or
+// returns it.
+func (p *pool) freeSlot() {
 	p.mu.Lock()
-	keep := !p.closed && p.waiting == 0 && !conn.IsClosed() && conn.PgConn().TxStatus() == 'I'
-	if keep {
-		p.idle[db] = append(p.idle[db], idleConn{conn: conn, since: time.Now()})
+	defer p.mu.Unlock()
+	if len(p.waiters) > 0 && !p.closed {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		w.grants <- grant{}
+		return
 	}
-	p.mu.Unlock()
-	if !keep {
+	p.open--
+}
+
+// release hands a healthy connection to a waiter for its database, or keeps
+// it idle; when others wait for other databases it is closed to make room.
+func (p *pool) release(db string, conn *pgx.Conn) {
+	healthy := !conn.IsClosed() && conn.PgConn().TxStatus() == 'I'
+	p.mu.Lock()
+	if p.closed || !healthy {
+		p.mu.Unlock()
 		closeAndWait(conn)
-		<-p.slots
+		p.freeSlot()
+		return
 	}
+	w := p.nextWaiter(db)
+	switch {
+	case w == nil:
+		p.idle[db] = append(p.idle[db], idleConn{conn: conn, since: time.Now()})
+		p.mu.Unlock()
+	case w.db == db:
+		p.mu.Unlock()
+		w.grants <- grant{conn: conn}
+	default:
+		p.mu.Unlock()
+		closeAndWait(conn)
+		w.grants <- grant{}
+	}
+}
+
+// nextWaiter removes and returns the waiter a released connection to db
+// serves: the oldest waiter for db, unless the oldest waiter of all has
+// waited longer than handOffWindow. Caller holds mu.
+func (p *pool) nextWaiter(db string) *waiter {
+	if len(p.waiters) == 0 {
+		return nil
+	}
+	i := 0
+	if time.Since(p.waiters[0].since) < handOffWindow {
+		if j := slices.IndexFunc(p.waiters, func(w *waiter) bool { return w.db == db }); j >= 0 {
+			i = j
+		}
+	}
+	w := p.waiters[i]
+	p.waiters = slices.Delete(p.waiters, i, i+1)
+	return w
 }
 
 // popIdle returns a fresh idle connection to db, closing stale ones. Caller holds mu.
@@ -124,39 +213,51 @@ func (p *pool) popIdle(db string) (*pgx.Conn, bool) {
 			return ic.conn, true
 		}
 		closeAndWait(ic.conn)
-		<-p.slots
+		p.open--
 	}
 	return nil, false
 }
 
-// popAnyIdle takes the oldest idle connection of any database. Caller holds mu.
-func (p *pool) popAnyIdle() (*pgx.Conn, bool) {
-	var oldestDB string
+// popVictim takes the idle connection to close for room: the oldest one to
+// a database other than the hot one, else the oldest. Caller holds mu.
+func (p *pool) popVictim() (*pgx.Conn, bool) {
+	var victim string
 	var oldest time.Time
 	for db, conns := range p.idle {
-		if len(conns) > 0 && (oldestDB == "" || conns[0].since.Before(oldest)) {
-			oldestDB, oldest = db, conns[0].since
+		if len(conns) == 0 {
+			continue
+		}
+		better := victim == "" || (victim == p.hot && db != p.hot) ||
+			((victim == p.hot) == (db == p.hot) && conns[0].since.Before(oldest))
+		if better {
+			victim, oldest = db, conns[0].since
 		}
 	}
-	if oldestDB == "" {
+	if victim == "" {
 		return nil, false
 	}
-	ic := p.idle[oldestDB][0]
-	p.idle[oldestDB] = p.idle[oldestDB][1:]
+	ic := p.idle[victim][0]
+	p.idle[victim] = p.idle[victim][1:]
 	return ic.conn, true
 }
 
-// close closes idle connections; connections in use close on release.
+// close closes idle connections and fails waiters; connections in use close
+// on release.
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
-	idle := p.idle
-	p.idle = map[string][]idleConn{}
+	idle, waiters := p.idle, p.waiters
+	p.idle, p.waiters = map[string][]idleConn{}, nil
+	for _, conns := range idle {
+		p.open -= len(conns)
+	}
 	p.mu.Unlock()
+	for _, w := range waiters {
+		w.grants <- grant{err: errPoolClosed}
+	}
 	for _, conns := range idle {
 		for _, ic := range conns {
 			closeAndWait(ic.conn)
-			<-p.slots
 		}
 	}
 }
@@ -169,7 +270,7 @@ func (p *pool) closeIdle(db string) {
 	p.mu.Unlock()
 	for _, ic := range conns {
 		closeAndWait(ic.conn)
-		<-p.slots
+		p.freeSlot()
 	}
 }
 
