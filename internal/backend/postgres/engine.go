@@ -673,7 +673,11 @@ func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.U
 // ApplyUser creates or repairs the role, its memberships and its privileges.
 func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 	defer e.wrote(spec.Name, "")
-	if err := e.requireRoles(ctx, spec.MemberOf...); err != nil {
+	var dbs []string
+	for _, g := range spec.Grants {
+		dbs = append(dbs, g.Database)
+	}
+	if err := e.require(ctx, spec.MemberOf, dbs); err != nil {
 		return err
 	}
 	st, err := e.readRole(ctx, spec.Name)
@@ -776,12 +780,23 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 
 // requireRoles fails with DependencyMissing when a named role does not exist.
 func (e *Engine) requireRoles(ctx context.Context, roles ...string) error {
-	if len(roles) == 0 {
+	return e.require(ctx, roles, nil)
+}
+
+// require fails with DependencyMissing when a named role or database does not
+// exist, so that nothing is written and no session is opened to a database
+// that is not there yet.
+func (e *Engine) require(ctx context.Context, roles, databases []string) error {
+	if len(roles)+len(databases) == 0 {
 		return nil
 	}
 	var missing []string
 	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT r FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`, roles)
+		rows, err := c.Query(ctx, `
+SELECT format('role %I', r) FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
+UNION ALL
+SELECT format('database %I', d) FROM unnest($2::text[]) d WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d)
+ORDER BY 1`, roles, databases)
 		if err != nil {
 			return err
 		}
@@ -792,7 +807,11 @@ func (e *Engine) requireRoles(ctx context.Context, roles ...string) error {
 		return err
 	}
 	if len(missing) > 0 {
-		return backenderr.New(backenderr.ReasonDependencyMissing, fmt.Sprintf("role(s) %q do not exist", missing), nil)
+		verb := " does not exist"
+		if len(missing) > 1 {
+			verb = " do not exist"
+		}
+		return backenderr.New(backenderr.ReasonDependencyMissing, strings.Join(missing, ", ")+verb, nil)
 	}
 	return nil
 }
