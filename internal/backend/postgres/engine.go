@@ -672,7 +672,9 @@ func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.U
 
 // ApplyUser creates or repairs the role, its memberships and its privileges.
 func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
-	defer e.wrote(spec.Name, "")
+	// Verdicts are dropped first: applyPrivileges records fresh ones.
+	e.forget(spec.Name, "")
+	defer e.server.Invalidate()
 	var dbs []string
 	for _, g := range spec.Grants {
 		dbs = append(dbs, g.Database)
@@ -721,21 +723,29 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 // declared set by diff: one session per database that reads, compares and
 // writes in one transaction.
 func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqlengine.Grant, dbs []string) error {
+	spec := fmt.Sprint(grants)
 	for _, db := range dbs {
+		var fingerprint string
 		err := e.with(ctx, db, func(c *pgx.Conn) error {
 			changes, err := privilegePlan(ctx, c, role, grants)
-			if err != nil || len(changes) == 0 {
+			if err != nil {
 				return err
 			}
 			stmts := make([]string, len(changes))
 			for i, ch := range changes {
 				stmts[i] = privilegeStatement(role, ch)
 			}
-			return sendAtomic(ctx, c, stmts)
+			if err := sendAtomic(ctx, c, stmts); err != nil {
+				return err
+			}
+			// The database now matches: remember that, at its fingerprint, so
+			// the first steady-state check needs no session here.
+			return c.QueryRow(ctx, `SELECT `+fingerprintSQL+` FROM pg_database d WHERE d.datname = current_database()`).Scan(&fingerprint)
 		})
 		if err != nil {
 			return err
 		}
+		e.remember(verdictKey{role: role, db: db}, fingerprint, spec, nil)
 	}
 	return nil
 }

@@ -43,6 +43,12 @@ type databaseInfo struct {
 	fingerprint string
 }
 
+// fingerprintSQL is the fingerprint of pg_database row d (see databaseInfo).
+const fingerprintSQL = `md5(d.datdba::text || ':' || coalesce(d.datacl::text, '') || ':' || coalesce((
+    SELECT string_agg(concat_ws('/', s.classid, s.objid, s.objsubid, s.refobjid, s.deptype), ','
+                      ORDER BY s.classid, s.objid, s.objsubid, s.refobjid, s.deptype)
+    FROM pg_shdepend s WHERE s.dbid = d.oid), ''))`
+
 // verdictKey names one in-database check: a role's privileges in db, or
 // (role "") the database's own schemas and extensions.
 type verdictKey struct{ role, db string }
@@ -71,13 +77,7 @@ func (e *Engine) loadServer(ctx context.Context) (serverState, error) {
 		if st.roles, err = readRoles(ctx, c, super, ""); err != nil {
 			return err
 		}
-		rows, err := c.Query(ctx, `
-SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn,
-  md5(d.datdba::text || ':' || coalesce(d.datacl::text, '') || ':' || coalesce((
-    SELECT string_agg(concat_ws('/', s.classid, s.objid, s.objsubid, s.refobjid, s.deptype), ','
-                      ORDER BY s.classid, s.objid, s.objsubid, s.refobjid, s.deptype)
-    FROM pg_shdepend s WHERE s.dbid = d.oid), ''))
-FROM pg_database d`)
+		rows, err := c.Query(ctx, `SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn, `+fingerprintSQL+` FROM pg_database d`)
 		if err != nil {
 			return err
 		}
@@ -105,16 +105,25 @@ func (e *Engine) remembered(key verdictKey, fingerprint, spec string, check func
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	e.verdicts[key] = verdict{fingerprint: fingerprint, spec: spec, at: time.Now(), drift: drift}
-	e.mu.Unlock()
+	e.remember(key, fingerprint, spec, drift)
 	return drift, nil
 }
 
+func (e *Engine) remember(key verdictKey, fingerprint, spec string, drift []string) {
+	e.mu.Lock()
+	e.verdicts[key] = verdict{fingerprint: fingerprint, spec: spec, at: time.Now(), drift: drift}
+	e.mu.Unlock()
+}
+
 // wrote drops what a write may have changed: the server snapshot, and the
-// verdicts of role (all of them when "") or of db.
+// verdicts of role or of db.
 func (e *Engine) wrote(role, db string) {
 	e.server.Invalidate()
+	e.forget(role, db)
+}
+
+// forget drops the verdicts of role or of db.
+func (e *Engine) forget(role, db string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for k := range e.verdicts {
