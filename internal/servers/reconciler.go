@@ -153,10 +153,11 @@ func (r *Reconciler[T, C]) Reconcile(ctx context.Context, req reconcile.Request)
 		} else if be, ok := backenderr.As(err); ok {
 			reason, message = be.Reason, be.Message
 		}
-		managed.SetReady(st.Conditions, obj.GetGeneration(), metav1.ConditionFalse, reason, message)
+		// prev points into the conditions: compare before SetReady changes it.
 		if prev == nil || prev.Reason != reason {
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Connect", "%s", message)
 		}
+		managed.SetReady(st.Conditions, obj.GetGeneration(), metav1.ConditionFalse, reason, message)
 		log.FromContext(ctx).Info("server not ready", "reason", reason, "error", err.Error())
 		// Poll rather than hot-loop: dependents report ServerNotReady meanwhile.
 		result = reconcile.Result{RequeueAfter: wait.Jitter(r.Options.WaitInterval*2, 0.2)}

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +54,18 @@ func TestServerReadyAndCredentialChange(t *testing.T) {
 	})).To(Succeed())
 	c := f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
 	f.G.Expect(c.Message).NotTo(ContainSubstring("wrong"))
+	// The new reason is announced in a Warning Event.
+	f.G.Eventually(func() []string {
+		var events eventsv1.EventList
+		f.G.Expect(k8s.List(f.Ctx, &events, client.InNamespace(f.NS))).To(Succeed())
+		var reasons []string
+		for _, e := range events.Items {
+			if e.Regarding.Name == srv.Name && e.Type == corev1.EventTypeWarning {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return reasons
+	}).Should(ContainElement(backenderr.ReasonAuthFailed))
 
 	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(pg.AdminPassword) })).To(Succeed())
 	f.WaitReady(srv)
