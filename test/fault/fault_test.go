@@ -23,7 +23,7 @@ import (
 func TestBackendKilledDuringCreate(t *testing.T) {
 	e := newEnv(t)
 	startOperator(t, operator.Config{})
-	e.waitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: e.ns}})
+	e.WaitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: e.NS}})
 
 	var objs []client.Object
 	for i := range 6 {
@@ -34,14 +34,14 @@ func TestBackendKilledDuringCreate(t *testing.T) {
 		}
 	}
 	for i, obj := range objs {
-		e.create(obj)
+		e.Create(obj)
 		if i == len(objs)/2 {
-			e.g.Expect(e.pg.Stop()).To(Succeed())
+			e.G.Expect(e.pg.Stop()).To(Succeed())
 		}
 	}
-	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: e.ns}}
-	e.g.Eventually(func() string {
-		if c := ready(srv); c != nil {
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: e.NS}}
+	e.G.Eventually(func() string {
+		if c := e.Ready(srv); c != nil {
 			return c.Reason
 		}
 		return ""
@@ -49,24 +49,24 @@ func TestBackendKilledDuringCreate(t *testing.T) {
 	// Objects that could not finish say why, with a reason from a stable set.
 	stable := []string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady, backenderr.ReasonDependencyMissing}
 	last := objs[len(objs)-1]
-	e.g.Eventually(func() string {
-		if c := ready(last); c != nil {
+	e.G.Eventually(func() string {
+		if c := e.Ready(last); c != nil {
 			return c.Reason
 		}
 		return ""
 	}).Should(BeElementOf(stable))
 
-	e.g.Expect(e.pg.Start(e.ctx)).To(Succeed())
-	e.waitReady(objs...)
+	e.G.Expect(e.pg.Start(e.Ctx)).To(Succeed())
+	e.WaitReady(objs...)
 	var users []string
 	for _, obj := range objs {
 		if u, ok := obj.(*sqlv1.DatabaseUser); ok {
 			users = append(users, u.Spec.Name)
-			e.g.Expect(e.loginWithSecret(u)).To(Succeed())
+			e.G.Expect(e.loginWithSecret(u)).To(Succeed())
 		}
 	}
 	slices.Sort(users)
-	e.g.Expect(e.roles("killed_")).To(Equal(users), "each role exactly once, none missing")
+	e.G.Expect(e.roles("killed_")).To(Equal(users), "each role exactly once, none missing")
 }
 
 // The operator stopped at random points during creates, grant changes and
@@ -75,7 +75,7 @@ func TestBackendKilledDuringCreate(t *testing.T) {
 func TestOperatorStoppedAtRandomPoints(t *testing.T) {
 	e := newEnv(t)
 	db := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "shared"}, Spec: sqlv1.DatabaseSpec{ServerRef: e.ref, Name: "chaos_db"}}
-	e.create(db)
+	e.Create(db)
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	live := map[string]*sqlv1.DatabaseUser{}
 	const rounds = 12
@@ -83,14 +83,14 @@ func TestOperatorStoppedAtRandomPoints(t *testing.T) {
 		run := startOperator(t, operator.Config{})
 		// Create one, change the grants of another, delete a third.
 		u := e.user(fmt.Sprintf("chaos_%02d", i), sqlv1.Grant{Database: "chaos_db", Access: sqlv1.AccessReadOnly})
-		e.create(u)
+		e.Create(u)
 		live[u.Spec.Name] = u
 		for name, other := range live {
 			if name == u.Spec.Name {
 				continue
 			}
-			e.g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				if err := k8s.Get(e.ctx, client.ObjectKeyFromObject(other), other); err != nil {
+			e.G.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				if err := k8s.Get(e.Ctx, client.ObjectKeyFromObject(other), other); err != nil {
 					return err
 				}
 				access := sqlv1.AccessReadWrite
@@ -98,14 +98,14 @@ func TestOperatorStoppedAtRandomPoints(t *testing.T) {
 					access = sqlv1.AccessReadOnly
 				}
 				other.Spec.Grants[0].Access = access
-				return k8s.Update(e.ctx, other)
+				return k8s.Update(e.Ctx, other)
 			})).To(Succeed())
 			break
 		}
 		if i%3 == 2 {
 			for name, victim := range live {
 				if name != u.Spec.Name {
-					e.g.Expect(k8s.Delete(e.ctx, victim)).To(Succeed())
+					e.G.Expect(k8s.Delete(e.Ctx, victim)).To(Succeed())
 					delete(live, name)
 					break
 				}
@@ -119,12 +119,12 @@ func TestOperatorStoppedAtRandomPoints(t *testing.T) {
 	var want []string
 	for name, u := range live {
 		want = append(want, name)
-		e.waitReady(u)
+		e.WaitReady(u)
 	}
 	slices.Sort(want)
-	e.g.Eventually(func() []string { return e.roles("chaos_") }).Should(Equal(want), "no orphan, none missing")
+	e.G.Eventually(func() []string { return e.roles("chaos_") }).Should(Equal(want), "no orphan, none missing")
 	for _, u := range live {
-		e.g.Expect(e.loginWithSecret(u)).To(Succeed(), "the Secret of %s logs in", u.Name)
+		e.G.Expect(e.loginWithSecret(u)).To(Succeed(), "the Secret of %s logs in", u.Name)
 	}
 }
 
@@ -136,43 +136,43 @@ func TestDeleteWhileBackendDown(t *testing.T) {
 	startOperator(t, operator.Config{})
 	db := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "keep"}, Spec: sqlv1.DatabaseSpec{ServerRef: e.ref, Name: "keep_db"}}
 	u := e.user("doomed", sqlv1.Grant{Database: "keep_db", Access: sqlv1.AccessReadOnly})
-	e.create(db)
-	e.create(u)
-	e.waitReady(db, u)
+	e.Create(db)
+	e.Create(u)
+	e.WaitReady(db, u)
 	e.exec("keep_db", `CREATE TABLE t (x int)`, `INSERT INTO t VALUES (1), (2), (3)`)
 
-	e.g.Expect(e.pg.Stop()).To(Succeed())
-	e.g.Expect(k8s.Delete(e.ctx, u)).To(Succeed())
-	e.g.Expect(k8s.Delete(e.ctx, db)).To(Succeed())
-	e.g.Eventually(func() bool { return k8s.Get(e.ctx, client.ObjectKeyFromObject(db), db) != nil }).Should(BeTrue(), "Retain needs no backend")
-	e.g.Consistently(func() error { return k8s.Get(e.ctx, client.ObjectKeyFromObject(u), u) }, 3*time.Second).Should(Succeed(), "the finalizer holds")
-	c := ready(u)
-	e.g.Expect(c).NotTo(BeNil())
-	e.g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	e.G.Expect(e.pg.Stop()).To(Succeed())
+	e.G.Expect(k8s.Delete(e.Ctx, u)).To(Succeed())
+	e.G.Expect(k8s.Delete(e.Ctx, db)).To(Succeed())
+	e.G.Eventually(func() bool { return k8s.Get(e.Ctx, client.ObjectKeyFromObject(db), db) != nil }).Should(BeTrue(), "Retain needs no backend")
+	e.G.Consistently(func() error { return k8s.Get(e.Ctx, client.ObjectKeyFromObject(u), u) }, 3*time.Second).Should(Succeed(), "the finalizer holds")
+	c := e.Ready(u)
+	e.G.Expect(c).NotTo(BeNil())
+	e.G.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 
-	e.g.Expect(e.pg.Start(e.ctx)).To(Succeed())
-	e.g.Eventually(func() bool { return k8s.Get(e.ctx, client.ObjectKeyFromObject(u), u) != nil }).Should(BeTrue(), "deleted after the backend returned")
-	e.g.Expect(e.roles("doomed")).To(BeEmpty())
+	e.G.Expect(e.pg.Start(e.Ctx)).To(Succeed())
+	e.G.Eventually(func() bool { return k8s.Get(e.Ctx, client.ObjectKeyFromObject(u), u) != nil }).Should(BeTrue(), "deleted after the backend returned")
+	e.G.Expect(e.roles("doomed")).To(BeEmpty())
 	var n int
 	conn := e.pg.URL("keep_db")
-	e.g.Expect(countRows(e, conn, &n)).To(Succeed())
-	e.g.Expect(n).To(Equal(3))
+	e.G.Expect(countRows(e, conn, &n)).To(Succeed())
+	e.G.Expect(n).To(Equal(3))
 }
 
 // Two replicas with leader election: only the leader writes; stopping it
 // (keeping the lease, as a crash does) hands over and work continues.
 func TestLeaderElection(t *testing.T) {
 	e := newEnv(t)
-	cfg := operator.Config{LeaderElection: true, LeaderElectionNS: e.ns, KeepLeaseOnStop: true,
+	cfg := operator.Config{LeaderElection: true, LeaderElectionNS: e.NS, KeepLeaseOnStop: true,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
 	a := startOperator(t, cfg)
 	<-a.elected
 	b := startOperator(t, cfg)
 	first := e.user("le_first")
-	e.create(first)
-	e.waitReady(first)
-	e.g.Expect(b.writes.n.Load()).To(BeZero(), "the follower wrote")
-	e.g.Expect(a.writes.n.Load()).NotTo(BeZero())
+	e.Create(first)
+	e.WaitReady(first)
+	e.G.Expect(b.writes.n.Load()).To(BeZero(), "the follower wrote")
+	e.G.Expect(a.writes.n.Load()).NotTo(BeZero())
 
 	a.halt()
 	select {
@@ -181,8 +181,8 @@ func TestLeaderElection(t *testing.T) {
 		t.Fatal("the follower did not take over")
 	}
 	second := e.user("le_second")
-	e.create(second)
-	e.waitReady(second)
-	e.g.Expect(e.loginWithSecret(second)).To(Succeed())
-	e.g.Expect(e.roles("le_")).To(Equal([]string{"le_first", "le_second"}))
+	e.Create(second)
+	e.WaitReady(second)
+	e.G.Expect(e.loginWithSecret(second)).To(Succeed())
+	e.G.Expect(e.roles("le_")).To(Equal([]string{"le_first", "le_second"}))
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,13 +19,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
@@ -34,6 +29,7 @@ import (
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
+	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 var (
@@ -44,26 +40,14 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`")
-		return 1
-	}
-	f, err := os.CreateTemp("", "backend-operator-fault-*.log")
+	kubetest.SetLogger("backend-operator-fault-*.log")
+	env, err := kubetest.Start()
 	if err != nil {
-		return 1
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(f)))
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	if restCfg, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start envtest:", err)
-		return 1
-	}
-	defer env.Stop() //nolint:errcheck
-	restCfg.QPS = -1
-	if k8s, err = client.New(restCfg, client.Options{Scheme: operator.Scheme()}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer env.Stop() //nolint:errcheck
+	restCfg, k8s = env.Config, env.Client
 	return m.Run()
 }
 
@@ -126,114 +110,76 @@ func (r *operatorRun) halt() {
 
 // env is one test's namespace and PostgreSQL.
 type env struct {
-	t   *testing.T
-	g   Gomega
-	ctx context.Context
-	ns  string
+	*kubetest.Fixture
 	pg  *harness.Postgres
 	ref sqlv1.ServerReference
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(90 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
-	ctx := context.Background()
-	pg, err := harness.StartPostgres(ctx)
+	pg, err := harness.StartPostgres(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Close() })
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fault-"}}
-	g.Expect(k8s.Create(ctx, ns)).To(Succeed())
-	e := &env{t: t, g: g, ctx: ctx, ns: ns.Name, pg: pg, ref: sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: "pg"}}
-	e.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "admin"},
+	e := &env{Fixture: kubetest.NewFixture(t, k8s, "fault-"), pg: pg, ref: sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: "pg"}}
+	e.G.SetDefaultEventuallyTimeout(90 * time.Second)
+	e.G.SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
+	e.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "admin"},
 		StringData: map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}})
-	e.create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg"}, Spec: sqlv1.DatabaseServerSpec{
+	e.Create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg"}, Spec: sqlv1.DatabaseServerSpec{
 		Engine: sqlv1.EnginePostgres, Host: pg.Host, Port: int32(pg.Port), MaxConnections: 3,
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "admin"}}}})
 	return e
 }
 
-func (e *env) create(obj client.Object) {
-	e.t.Helper()
-	obj.SetNamespace(e.ns)
-	e.g.Expect(k8s.Create(e.ctx, obj)).To(Succeed())
-}
-
 func (e *env) user(name string, grants ...sqlv1.Grant) *sqlv1.DatabaseUser {
-	return &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: e.ns},
+	return &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: e.NS},
 		Spec: sqlv1.DatabaseUserSpec{ServerRef: e.ref, Name: name, Grants: grants}}
-}
-
-func ready(obj client.Object) *metav1.Condition {
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-		return nil
-	}
-	m, ok := obj.(managed.Object)
-	if !ok {
-		return meta.FindStatusCondition(obj.(*sqlv1.DatabaseServer).Status.Conditions, managed.ConditionReady)
-	}
-	c := meta.FindStatusCondition(m.ManagedStatus().Conditions, managed.ConditionReady)
-	if c != nil && c.Status == metav1.ConditionTrue && m.ManagedStatus().ObservedGeneration != obj.GetGeneration() {
-		return nil
-	}
-	return c
-}
-
-func (e *env) waitReady(objs ...client.Object) {
-	e.t.Helper()
-	for _, obj := range objs {
-		e.g.Eventually(func() bool {
-			c := ready(obj)
-			return c != nil && c.Status == metav1.ConditionTrue
-		}).Should(BeTrue(), func() string { return fmt.Sprintf("%s not Ready: %+v", obj.GetName(), ready(obj)) })
-	}
 }
 
 // roles lists the login roles whose names start with prefix.
 func (e *env) roles(prefix string) []string {
-	e.t.Helper()
-	c, err := pgx.Connect(e.ctx, e.pg.URL("postgres"))
-	e.g.Expect(err).NotTo(HaveOccurred())
-	defer c.Close(e.ctx)
-	rows, err := c.Query(e.ctx, `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1`, prefix)
-	e.g.Expect(err).NotTo(HaveOccurred())
+	e.T.Helper()
+	c, err := pgx.Connect(e.Ctx, e.pg.URL("postgres"))
+	e.G.Expect(err).NotTo(HaveOccurred())
+	defer c.Close(e.Ctx)
+	rows, err := c.Query(e.Ctx, `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1`, prefix)
+	e.G.Expect(err).NotTo(HaveOccurred())
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	e.g.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(err).NotTo(HaveOccurred())
 	return names
 }
 
 func (e *env) exec(db string, stmts ...string) {
-	e.t.Helper()
-	c, err := pgx.Connect(e.ctx, e.pg.URL(db))
-	e.g.Expect(err).NotTo(HaveOccurred())
-	defer c.Close(e.ctx)
+	e.T.Helper()
+	c, err := pgx.Connect(e.Ctx, e.pg.URL(db))
+	e.G.Expect(err).NotTo(HaveOccurred())
+	defer c.Close(e.Ctx)
 	for _, s := range stmts {
-		_, err := c.Exec(e.ctx, s)
-		e.g.Expect(err).NotTo(HaveOccurred(), s)
+		_, err := c.Exec(e.Ctx, s)
+		e.G.Expect(err).NotTo(HaveOccurred(), s)
 	}
 }
 
 // loginWithSecret logs in with a user's connection Secret, as an application would.
 func (e *env) loginWithSecret(u *sqlv1.DatabaseUser) error {
 	s := &corev1.Secret{}
-	if err := k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: u.ConnectionSecretName()}, s); err != nil {
+	if err := k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: u.ConnectionSecretName()}, s); err != nil {
 		return err
 	}
-	c, err := pgx.Connect(e.ctx, string(s.Data["uri"]))
+	c, err := pgx.Connect(e.Ctx, string(s.Data["uri"]))
 	if err != nil {
 		return errors.New("login failed: " + err.Error()) // the message only: the value holds the password
 	}
-	return c.Close(e.ctx)
+	return c.Close(e.Ctx)
 }
 
 func countRows(e *env, url string, n *int) error {
-	c, err := pgx.Connect(e.ctx, url)
+	c, err := pgx.Connect(e.Ctx, url)
 	if err != nil {
 		return err
 	}
-	defer c.Close(e.ctx)
-	return c.QueryRow(e.ctx, `SELECT count(*) FROM t`).Scan(n)
+	defer c.Close(e.Ctx)
+	return c.QueryRow(e.Ctx, `SELECT count(*) FROM t`).Scan(n)
 }

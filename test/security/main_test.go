@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +24,6 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
@@ -33,6 +31,7 @@ import (
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
+	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 var (
@@ -81,26 +80,17 @@ func (l *logBuffer) Lines() []string {
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test` or point it at the envtest binaries")
-		return 1
-	}
 	if err := captureLogs(); err != nil {
 		fmt.Fprintln(os.Stderr, "capture logs:", err)
 		return 1
 	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	var err error
-	if restCfg, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start envtest:", err)
-		return 1
-	}
-	defer env.Stop() //nolint:errcheck
-	restCfg.QPS = -1
-	if k8s, err = client.New(restCfg, client.Options{Scheme: operator.Scheme()}); err != nil {
+	env, err := kubetest.Start()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer env.Stop() //nolint:errcheck
+	restCfg, k8s = env.Config, env.Client
 	// The backends start side by side: MariaDB's first start alone takes seconds.
 	ctx := context.Background()
 	var wg sync.WaitGroup

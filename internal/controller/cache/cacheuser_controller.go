@@ -3,15 +3,10 @@ package cache
 import (
 	"cmp"
 	"context"
-	"fmt"
-	"maps"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
@@ -51,10 +46,11 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 // prepare loads the password, validates everything (command names against
 // the server's own table) and renders the connection Secret.
 func (e *userExternal) prepare(ctx context.Context) error {
-	if err := e.loadPassword(ctx); err != nil {
+	p, err := managed.LoadPassword(ctx, e.client, e.reader, e.user, e.user.ConnectionSecretName(), e.user.Spec.PasswordSecretRef)
+	if err != nil {
 		return err
 	}
-	e.spec = userSpec(e.user, e.password)
+	e.conn.Password, e.spec = p, userSpec(e.user, p.Value)
 	if err := e.redis.Check(ctx, e.spec); err != nil {
 		return err
 	}
@@ -92,56 +88,20 @@ type userExternal struct {
 	provider string
 	spec     redis.UserSpec
 	mode     snapshot.Mode
-	password string
+	// conn is the connection Secret and the password it carries.
+	conn managed.Connection
 	// invalid is why the spec cannot be applied, if it cannot.
 	invalid error
-	// passwordVersion identifies the password source; "" for a password
-	// generated in this reconcile and not stored yet.
-	passwordVersion string
-	// existing is the connection Secret as found, nil when absent.
-	existing *corev1.Secret
-	secret   *corev1.Secret
 }
 
 func (e *userExternal) Engine() string { return redis.Engine }
 
-// loadPassword takes the password from passwordSecretRef, else from the
-// connection Secret this object owns, else generates one.
-func (e *userExternal) loadPassword(ctx context.Context) error {
-	u := e.user
-	p, err := managed.LoadPassword(ctx, e.client, e.reader, u, u.ConnectionSecretName(), u.Spec.PasswordSecretRef)
-	if err != nil {
-		return err
-	}
-	e.password, e.passwordVersion, e.existing = p.Value, p.Version, p.Existing
-	return nil
-}
-
 // renderSecret builds the desired connection Secret.
 func (e *userExternal) renderSecret() error {
-	u := e.user
-	first := e.redis.First()
+	u, first := e.user, e.redis.First()
 	info := credentials.Values{Type: "redis", Provider: e.provider, Host: first.Host, Port: first.Port,
-		Username: u.BackendName(), Password: e.password, URI: e.redis.URI(u.BackendName(), e.password)}
-	data, err := credentials.Render(info, u.Spec.ConnectionSecret.Template)
-	if err != nil {
-		return managed.Invalid("spec.connectionSecret: " + err.Error())
-	}
-	lbls := map[string]string{}
-	maps.Copy(lbls, u.Spec.ConnectionSecret.Labels)
-	lbls[credentials.WatchLabel] = credentials.WatchOwned
-	lbls["app.kubernetes.io/managed-by"] = "backend-operator"
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: u.ConnectionSecretName(), Namespace: u.Namespace, Labels: lbls,
-			Annotations: u.Spec.ConnectionSecret.Annotations},
-		Type: corev1.SecretType("servicebinding.io/redis"),
-		Data: data,
-	}
-	if err := controllerutil.SetControllerReference(u, s, e.scheme); err != nil {
-		return fmt.Errorf("owner reference: %w", err)
-	}
-	e.secret = s
-	return nil
+		Username: u.BackendName(), Password: e.conn.Value, URI: e.redis.URI(u.BackendName(), e.conn.Value)}
+	return e.conn.Render(u, e.scheme, u.ConnectionSecretName(), u.Spec.ConnectionSecret, info)
 }
 
 func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error) {
@@ -160,7 +120,7 @@ func (e *userExternal) Apply(ctx context.Context) error {
 	if e.invalid != nil {
 		return e.invalid
 	}
-	if err := e.writeSecret(ctx); err != nil {
+	if err := e.conn.Write(ctx, e.client); err != nil {
 		return err
 	}
 	return e.redis.Apply(ctx, e.spec)
@@ -175,23 +135,10 @@ func (e *userExternal) Publish(ctx context.Context) error {
 	if e.invalid != nil {
 		return e.invalid
 	}
-	if err := e.writeSecret(ctx); err != nil {
+	if err := e.conn.Write(ctx, e.client); err != nil {
 		return err
 	}
-	e.user.Status.Binding = &common.Binding{Name: e.secret.Name}
-	e.user.Status.PasswordVersion = e.passwordVersion
-	return nil
-}
-
-// writeSecret creates or updates the connection Secret when it differs.
-func (e *userExternal) writeSecret(ctx context.Context) error {
-	stored, err := managed.WriteSecret(ctx, e.client, e.existing, e.secret)
-	if err != nil {
-		return err
-	}
-	e.existing = stored
-	if e.passwordVersion == "" {
-		e.passwordVersion = managed.GeneratedVersion(stored)
-	}
+	e.user.Status.Binding = &common.Binding{Name: e.conn.Secret.Name}
+	e.user.Status.PasswordVersion = e.conn.Version
 	return nil
 }

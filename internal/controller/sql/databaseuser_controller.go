@@ -2,15 +2,10 @@ package sql
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
@@ -71,10 +66,11 @@ func (e *userExternal) prepare(ctx context.Context, engine sqlv1.Engine) error {
 	if err := e.engine.ValidateUser(e.spec); err != nil {
 		return err
 	}
-	if err := e.loadPassword(ctx); err != nil {
+	p, err := managed.LoadPassword(ctx, e.client, e.reader, e.user, e.user.ConnectionSecretName(), e.user.Spec.PasswordSecretRef)
+	if err != nil {
 		return err
 	}
-	e.spec.Password = e.password
+	e.conn.Password, e.spec.Password = p, p.Value
 	if err := e.engine.ValidateUser(e.spec); err != nil {
 		return err
 	}
@@ -88,30 +84,13 @@ type userExternal struct {
 	engineName string
 	spec       sqlengine.UserSpec
 	mode       snapshot.Mode
-	password   string
-	// passwordVersion identifies the password source; "" for a password
-	// generated in this reconcile and not stored yet.
-	passwordVersion string
-	// existing is the connection Secret as found, nil when absent.
-	existing *corev1.Secret
-	secret   *corev1.Secret
+	// conn is the connection Secret and the password it carries.
+	conn managed.Connection
 	// err is what prepare found wrong; it blocks everything but Delete.
 	err error
 }
 
 func (e *userExternal) Engine() string { return e.engineName }
-
-// loadPassword takes the password from passwordSecretRef, else from the
-// connection Secret this object owns, else generates one.
-func (e *userExternal) loadPassword(ctx context.Context) error {
-	u := e.user
-	p, err := managed.LoadPassword(ctx, e.client, e.reader, u, u.ConnectionSecretName(), u.Spec.PasswordSecretRef)
-	if err != nil {
-		return err
-	}
-	e.password, e.passwordVersion, e.existing = p.Value, p.Version, p.Existing
-	return nil
-}
 
 // renderSecret builds the desired connection Secret.
 func (e *userExternal) renderSecret() error {
@@ -120,26 +99,8 @@ func (e *userExternal) renderSecret() error {
 	if len(u.Spec.Grants) > 0 {
 		db = u.Spec.Grants[0].Database
 	}
-	info := e.engine.Connection(u.BackendName(), e.password, db)
-	data, err := credentials.Render(credentials.Values(info), u.Spec.ConnectionSecret.Template)
-	if err != nil {
-		return managed.Invalid("spec.connectionSecret: " + err.Error())
-	}
-	lbls := map[string]string{}
-	maps.Copy(lbls, u.Spec.ConnectionSecret.Labels)
-	lbls[credentials.WatchLabel] = credentials.WatchOwned
-	lbls["app.kubernetes.io/managed-by"] = "backend-operator"
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: u.ConnectionSecretName(), Namespace: u.Namespace, Labels: lbls,
-			Annotations: u.Spec.ConnectionSecret.Annotations},
-		Type: corev1.SecretType("servicebinding.io/" + info.Type),
-		Data: data,
-	}
-	if err := controllerutil.SetControllerReference(u, s, e.scheme); err != nil {
-		return fmt.Errorf("owner reference: %w", err)
-	}
-	e.secret = s
-	return nil
+	info := e.engine.Connection(u.BackendName(), e.conn.Value, db)
+	return e.conn.Render(u, e.scheme, u.ConnectionSecretName(), u.Spec.ConnectionSecret, credentials.Values(info))
 }
 
 func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error) {
@@ -150,7 +111,7 @@ func (e *userExternal) Observe(ctx context.Context) (managed.Observation, error)
 	if err != nil || !obs.Exists {
 		return managed.Observation(obs), err
 	}
-	if e.passwordVersion != e.user.Status.PasswordVersion && !slices.Contains(obs.Drift, "password differs from the Secret") {
+	if e.conn.Version != e.user.Status.PasswordVersion && !slices.Contains(obs.Drift, "password differs from the Secret") {
 		obs.Drift = append(obs.Drift, "password changed in its Secret")
 	}
 	return managed.Observation(obs), nil
@@ -162,7 +123,7 @@ func (e *userExternal) Apply(ctx context.Context) error {
 	if e.err != nil {
 		return e.err
 	}
-	if err := e.writeSecret(ctx); err != nil {
+	if err := e.conn.Write(ctx, e.client); err != nil {
 		return err
 	}
 	return e.engine.ApplyUser(ctx, e.spec)
@@ -177,23 +138,10 @@ func (e *userExternal) Publish(ctx context.Context) error {
 	if e.err != nil {
 		return e.err
 	}
-	if err := e.writeSecret(ctx); err != nil {
+	if err := e.conn.Write(ctx, e.client); err != nil {
 		return err
 	}
-	e.user.Status.Binding = &common.Binding{Name: e.secret.Name}
-	e.user.Status.PasswordVersion = e.passwordVersion
-	return nil
-}
-
-// writeSecret creates or updates the connection Secret when it differs.
-func (e *userExternal) writeSecret(ctx context.Context) error {
-	stored, err := managed.WriteSecret(ctx, e.client, e.existing, e.secret)
-	if err != nil {
-		return err
-	}
-	e.existing = stored
-	if e.passwordVersion == "" {
-		e.passwordVersion = managed.GeneratedVersion(stored)
-	}
+	e.user.Status.Binding = &common.Binding{Name: e.conn.Secret.Name}
+	e.user.Status.PasswordVersion = e.conn.Version
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/test/harness"
+	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 // The same scenarios as sql_test.go, on MariaDB through engine mysql.
@@ -76,7 +77,7 @@ func maxUserConnections(t *testing.T, name string) int {
 // would, into go-sql-driver's configuration.
 func (f *fixture) mysqlLogin(name string) (*sql.Conn, *corev1.Secret, error) {
 	s := &corev1.Secret{}
-	if err := k8s.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: name}, s); err != nil {
+	if err := k8s.Get(f.Ctx, client.ObjectKey{Namespace: f.NS, Name: name}, s); err != nil {
 		return nil, nil, err
 	}
 	u, err := url.Parse(string(s.Data["uri"]))
@@ -93,8 +94,8 @@ func (f *fixture) mysqlLogin(name string) (*sql.Conn, *corev1.Secret, error) {
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxIdleConns(0) // closing the session ends it: MAX_USER_CONNECTIONS is low
-	f.t.Cleanup(func() { _ = db.Close() })
-	session, err := db.Conn(f.ctx)
+	f.T.Cleanup(func() { _ = db.Close() })
+	session, err := db.Conn(f.Ctx)
 	if err != nil {
 		// Only the server's message: the configuration holds the password.
 		var my *mysql.MySQLError
@@ -108,20 +109,20 @@ func (f *fixture) mysqlLogin(name string) (*sql.Conn, *corev1.Secret, error) {
 
 func TestMysqlServerReady(t *testing.T) {
 	f := newMariaFixture(t)
-	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "mariadb", Namespace: f.ns}}
-	f.waitReady(srv)
-	f.g.Expect(srv.Status.Flavor).To(Equal("MariaDB"))
-	f.g.Expect(srv.Status.Version).To(MatchRegexp(`^1[0-9]\.[0-9]+\.[0-9]+$`))
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "mariadb", Namespace: f.NS}}
+	f.WaitReady(srv)
+	f.G.Expect(srv.Status.Flavor).To(Equal("MariaDB"))
+	f.G.Expect(srv.Status.Version).To(MatchRegexp(`^1[0-9]\.[0-9]+\.[0-9]+$`))
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "mariadb-admin"}}
-	f.g.Expect(update(f, secret, func(s *corev1.Secret) {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.NS, Name: "mariadb-admin"}}
+	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) {
 		s.Data["password"] = []byte("wrong-password")
 		s.Labels = map[string]string{"backend-operator.dev/watch": "true"}
 	})).To(Succeed())
-	c := f.waitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
-	f.g.Expect(c.Message).NotTo(ContainSubstring("wrong-password"))
-	f.g.Expect(update(f, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(maria.AdminPassword) })).To(Succeed())
-	f.waitReady(srv)
+	c := f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
+	f.G.Expect(c.Message).NotTo(ContainSubstring("wrong-password"))
+	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(maria.AdminPassword) })).To(Succeed())
+	f.WaitReady(srv)
 }
 
 func TestMysqlDatabaseLifecycle(t *testing.T) {
@@ -130,39 +131,39 @@ func TestMysqlDatabaseLifecycle(t *testing.T) {
 	db := f.database(name, func(d *sqlv1.Database) {
 		d.Spec.MySQL = &sqlv1.MySQLDatabaseSpec{CharacterSet: "utf8mb4", Collation: "utf8mb4_bin"}
 	})
-	f.create(db)
-	f.waitReady(db)
-	f.g.Expect(db.Status.BackendName).To(Equal(name))
-	f.g.Expect(db.Finalizers).To(ContainElement(managed.Finalizer))
+	f.Create(db)
+	f.WaitReady(db)
+	f.G.Expect(db.Status.BackendName).To(Equal(name))
+	f.G.Expect(db.Finalizers).To(ContainElement(managed.Finalizer))
 	collation := func() string {
 		return myQuery[string](t, maria, `SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, name)
 	}
-	f.g.Expect(collation()).To(Equal("utf8mb4_bin"))
+	f.G.Expect(collation()).To(Equal("utf8mb4_bin"))
 
 	// Drift: character set and collation changed out of band are repaired.
 	myAdmin(t, maria, "ALTER DATABASE "+myQuote(name)+" CHARACTER SET latin1 COLLATE latin1_swedish_ci",
 		"CREATE TABLE "+myQuote(name)+".keep (x int)", "INSERT INTO "+myQuote(name)+".keep VALUES (42)")
-	f.g.Eventually(collation).Should(Equal("utf8mb4_bin"), "drift was not repaired")
+	f.G.Eventually(collation).Should(Equal("utf8mb4_bin"), "drift was not repaired")
 
 	// Delete with Retain (the default) keeps the database and its rows.
-	f.delete(db)
-	f.waitGone(db)
-	f.g.Expect(myQuery[int](t, maria, "SELECT x FROM "+myQuote(name)+".keep")).To(Equal(42))
+	f.Delete(db)
+	f.WaitGone(db)
+	f.G.Expect(myQuery[int](t, maria, "SELECT x FROM "+myQuote(name)+".keep")).To(Equal(42))
 
 	// A new object for the retained database must adopt it explicitly.
 	again := f.database(name)
-	f.create(again)
-	f.waitReason(again, metav1.ConditionFalse, managed.ReasonAlreadyExists)
-	f.g.Expect(update(f, again, func(d *sqlv1.Database) {
+	f.Create(again)
+	f.WaitReason(again, metav1.ConditionFalse, managed.ReasonAlreadyExists)
+	f.G.Expect(kubetest.Update(f.Fixture, again, func(d *sqlv1.Database) {
 		d.Spec.AdoptExisting = true
 		d.Spec.DeletionPolicy = common.DeletionDelete
 	})).To(Succeed())
-	f.waitReady(again)
+	f.WaitReady(again)
 
 	// Delete with Delete drops it.
-	f.delete(again)
-	f.waitGone(again)
-	f.g.Expect(schemaExists(t, name)).To(BeFalse())
+	f.Delete(again)
+	f.WaitGone(again)
+	f.G.Expect(schemaExists(t, name)).To(BeFalse())
 }
 
 func TestMysqlUserLifecycle(t *testing.T) {
@@ -171,8 +172,8 @@ func TestMysqlUserLifecycle(t *testing.T) {
 	other := f.uniq("other")
 	for _, n := range []string{dbName, other} {
 		d := f.database(n)
-		f.create(d)
-		f.waitReady(d)
+		f.Create(d)
+		f.WaitReady(d)
 	}
 	myAdmin(t, maria, "CREATE TABLE "+myQuote(dbName)+".items (id int AUTO_INCREMENT PRIMARY KEY, name text)",
 		"CREATE TABLE "+myQuote(dbName)+".audit (id int)", "CREATE TABLE "+myQuote(other)+".items (id int)")
@@ -183,53 +184,53 @@ func TestMysqlUserLifecycle(t *testing.T) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: dbName, Access: sqlv1.AccessReadWrite}}
 		u.Spec.ConnectionSecret = common.ConnectionSecret{Name: "app-db", Template: map[string]string{"DATABASE_URL": "{{ .URI }}"}}
 	})
-	f.create(u)
-	f.waitReady(u)
-	f.g.Expect(u.Status.Binding).To(Equal(&common.Binding{Name: "app-db"}))
+	f.Create(u)
+	f.WaitReady(u)
+	f.G.Expect(u.Status.Binding).To(Equal(&common.Binding{Name: "app-db"}))
 
 	conn, secret, err := f.mysqlLogin("app-db")
-	f.g.Expect(err).NotTo(HaveOccurred(), "login with the Secret's uri")
+	f.G.Expect(err).NotTo(HaveOccurred(), "login with the Secret's uri")
 	for _, k := range []string{"type", "provider", "host", "port", "username", "password", "database", "uri", "jdbc-url", "DATABASE_URL"} {
-		f.g.Expect(secret.Data).To(HaveKey(k))
+		f.G.Expect(secret.Data).To(HaveKey(k))
 	}
-	f.g.Expect(string(secret.Data["type"])).To(Equal("mysql"))
-	f.g.Expect(string(secret.Data["database"])).To(Equal(dbName))
-	f.g.Expect(string(secret.Data["jdbc-url"])).To(HavePrefix("jdbc:mariadb://"))
-	f.g.Expect(secret.Type).To(Equal(corev1.SecretType("servicebinding.io/mysql")))
-	f.g.Expect(len(secret.Data["password"])).To(Equal(32))
-	exec := func(c *sql.Conn, stmt string) error { _, err := c.ExecContext(f.ctx, stmt); return err }
+	f.G.Expect(string(secret.Data["type"])).To(Equal("mysql"))
+	f.G.Expect(string(secret.Data["database"])).To(Equal(dbName))
+	f.G.Expect(string(secret.Data["jdbc-url"])).To(HavePrefix("jdbc:mariadb://"))
+	f.G.Expect(secret.Type).To(Equal(corev1.SecretType("servicebinding.io/mysql")))
+	f.G.Expect(len(secret.Data["password"])).To(Equal(32))
+	exec := func(c *sql.Conn, stmt string) error { _, err := c.ExecContext(f.Ctx, stmt); return err }
 	// Exactly what the grants allow, nothing more.
-	f.g.Expect(exec(conn, "INSERT INTO items (name) VALUES ('a')")).To(Succeed())
-	f.g.Expect(exec(conn, "SELECT * FROM items")).To(Succeed())
-	f.g.Expect(exec(conn, "CREATE TEMPORARY TABLE scratch (x int)")).To(Succeed())
-	f.g.Expect(exec(conn, "CREATE TABLE nope (x int)")).NotTo(Succeed())
-	f.g.Expect(exec(conn, "DROP TABLE items")).NotTo(Succeed())
-	f.g.Expect(exec(conn, "SELECT * FROM "+myQuote(other)+".items")).NotTo(Succeed())
+	f.G.Expect(exec(conn, "INSERT INTO items (name) VALUES ('a')")).To(Succeed())
+	f.G.Expect(exec(conn, "SELECT * FROM items")).To(Succeed())
+	f.G.Expect(exec(conn, "CREATE TEMPORARY TABLE scratch (x int)")).To(Succeed())
+	f.G.Expect(exec(conn, "CREATE TABLE nope (x int)")).NotTo(Succeed())
+	f.G.Expect(exec(conn, "DROP TABLE items")).NotTo(Succeed())
+	f.G.Expect(exec(conn, "SELECT * FROM "+myQuote(other)+".items")).NotTo(Succeed())
 	_ = conn.Close()
-	f.g.Expect(maxUserConnections(t, name)).To(Equal(7))
+	f.G.Expect(maxUserConnections(t, name)).To(Equal(7))
 
 	// Update: read-only on the database plus INSERT on one table; new limit.
-	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) {
+	f.G.Expect(kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) {
 		u.Spec.ConnectionLimit = 3
 		u.Spec.Grants = []sqlv1.Grant{
 			{Database: dbName, Access: sqlv1.AccessReadOnly},
 			{Database: dbName, Tables: []string{"audit"}, Privileges: []string{"INSERT"}},
 		}
 	})).To(Succeed())
-	f.waitReady(u)
-	f.g.Expect(maxUserConnections(t, name)).To(Equal(3))
+	f.WaitReady(u)
+	f.G.Expect(maxUserConnections(t, name)).To(Equal(3))
 	conn, _, err = f.mysqlLogin("app-db")
-	f.g.Expect(err).NotTo(HaveOccurred())
-	f.g.Expect(exec(conn, "INSERT INTO audit VALUES (1)")).To(Succeed())
-	f.g.Expect(exec(conn, "SELECT * FROM items")).To(Succeed())
-	f.g.Expect(exec(conn, "INSERT INTO items (name) VALUES ('b')")).NotTo(Succeed())
+	f.G.Expect(err).NotTo(HaveOccurred())
+	f.G.Expect(exec(conn, "INSERT INTO audit VALUES (1)")).To(Succeed())
+	f.G.Expect(exec(conn, "SELECT * FROM items")).To(Succeed())
+	f.G.Expect(exec(conn, "INSERT INTO items (name) VALUES ('b')")).NotTo(Succeed())
 	_ = conn.Close()
 
 	// Drift out of band: ALTER USER, REVOKE, then DROP USER; each repaired.
 	acct := myQuote(name) + "@'%'"
 	myAdmin(t, maria, "ALTER USER "+acct+" IDENTIFIED BY 'stolen' WITH MAX_USER_CONNECTIONS 50",
 		"REVOKE SELECT ON "+myQuote(strings.ReplaceAll(dbName, "_", `\_`))+".* FROM "+acct)
-	f.g.Eventually(func() error {
+	f.G.Eventually(func() error {
 		c, _, err := f.mysqlLogin("app-db")
 		if err != nil {
 			return err
@@ -237,10 +238,10 @@ func TestMysqlUserLifecycle(t *testing.T) {
 		defer c.Close() //nolint:errcheck
 		return exec(c, "SELECT * FROM items")
 	}).Should(Succeed(), "password and grant repaired")
-	f.g.Eventually(func() int { return maxUserConnections(t, name) }).Should(Equal(3))
+	f.G.Eventually(func() int { return maxUserConnections(t, name) }).Should(Equal(3))
 
 	myAdmin(t, maria, "DROP USER "+acct)
-	f.g.Eventually(func() error {
+	f.G.Eventually(func() error {
 		c, _, err := f.mysqlLogin("app-db")
 		if err != nil {
 			return err
@@ -250,9 +251,9 @@ func TestMysqlUserLifecycle(t *testing.T) {
 	}).Should(Succeed(), "dropped account recreated with its grants")
 
 	// Delete (the default for users) drops the account.
-	f.delete(u)
-	f.waitGone(u)
-	f.g.Expect(accountExists(t, name)).To(BeFalse())
+	f.Delete(u)
+	f.WaitGone(u)
+	f.G.Expect(accountExists(t, name)).To(BeFalse())
 }
 
 func TestMysqlConflictAndAdoption(t *testing.T) {
@@ -260,79 +261,79 @@ func TestMysqlConflictAndAdoption(t *testing.T) {
 	name := f.uniq("shared")
 	first := f.user(name)
 	first.Name = "first"
-	f.create(first)
-	f.waitReady(first)
+	f.Create(first)
+	f.WaitReady(first)
 	second := f.user(name)
 	second.Name = "second"
 	second.Spec.ConnectionLimit = 99
-	f.create(second)
-	f.waitReason(second, metav1.ConditionFalse, managed.ReasonConflict)
-	f.stays(second, managed.ReasonConflict)
-	f.g.Expect(maxUserConnections(t, name)).To(Equal(0), "the loser wrote nothing")
-	f.g.Expect(second.Finalizers).To(BeEmpty())
+	f.Create(second)
+	f.WaitReason(second, metav1.ConditionFalse, managed.ReasonConflict)
+	f.Stays(second, managed.ReasonConflict)
+	f.G.Expect(maxUserConnections(t, name)).To(Equal(0), "the loser wrote nothing")
+	f.G.Expect(second.Finalizers).To(BeEmpty())
 
 	// An existing account is not taken over until spec says so.
 	existing := f.uniq("legacy")
 	myAdmin(t, maria, "CREATE USER "+myQuote(existing)+"@'%' IDENTIFIED BY 'old' WITH MAX_USER_CONNECTIONS 4")
 	u := f.user(existing)
-	f.create(u)
-	f.waitReason(u, metav1.ConditionFalse, managed.ReasonAlreadyExists)
-	f.stays(u, managed.ReasonAlreadyExists)
-	f.g.Expect(maxUserConnections(t, existing)).To(Equal(4))
-	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.AdoptExisting = true })).To(Succeed())
-	f.waitReady(u)
-	f.g.Expect(maxUserConnections(t, existing)).To(Equal(0))
+	f.Create(u)
+	f.WaitReason(u, metav1.ConditionFalse, managed.ReasonAlreadyExists)
+	f.Stays(u, managed.ReasonAlreadyExists)
+	f.G.Expect(maxUserConnections(t, existing)).To(Equal(4))
+	f.G.Expect(kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) { u.Spec.AdoptExisting = true })).To(Succeed())
+	f.WaitReady(u)
+	f.G.Expect(maxUserConnections(t, existing)).To(Equal(0))
 	conn, _, err := f.mysqlLogin(u.Name + "-connection")
-	f.g.Expect(err).NotTo(HaveOccurred())
+	f.G.Expect(err).NotTo(HaveOccurred())
 	_ = conn.Close()
 }
 
 func TestMysqlClusterServerNamespaces(t *testing.T) {
 	f := newMariaFixture(t)
-	cs := &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "shared-maria-" + f.ns}, Spec: sqlv1.ClusterDatabaseServerSpec{
+	cs := &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "shared-maria-" + f.NS}, Spec: sqlv1.ClusterDatabaseServerSpec{
 		DatabaseServerSpec: sqlv1.DatabaseServerSpec{Engine: sqlv1.EngineMySQL, Host: maria.Host, Port: int32(maria.Port),
-			AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "mariadb-admin", Namespace: f.ns}}},
+			AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "mariadb-admin", Namespace: f.NS}}},
 		AllowedNamespaces: &common.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}},
 	}}
-	f.create(cs)
+	f.Create(cs)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), cs) })
-	f.waitReady(cs)
-	f.g.Expect(cs.Status.Flavor).To(Equal("MariaDB"))
+	f.WaitReady(cs)
+	f.G.Expect(cs.Status.Flavor).To(Equal("MariaDB"))
 
 	allowed := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "payments-", Labels: map[string]string{"team": "payments"}}}
 	refused := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "other-"}}
-	f.create(allowed)
-	f.create(refused)
+	f.Create(allowed)
+	f.Create(refused)
 	ref := sqlv1.ServerReference{Kind: sqlv1.KindClusterDatabaseServer, Name: cs.Name}
 	ok := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: allowed.Name}, Spec: sqlv1.DatabaseSpec{ServerRef: ref, Name: f.uniq("allowed"), DeletionPolicy: common.DeletionDelete}}
 	no := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: refused.Name}, Spec: sqlv1.DatabaseSpec{ServerRef: ref, Name: f.uniq("refused"), DeletionPolicy: common.DeletionDelete}}
-	f.create(ok)
-	f.create(no)
-	f.waitReady(ok)
-	c := f.waitReason(no, metav1.ConditionFalse, managed.ReasonServerNotAllowed)
-	f.g.Expect(c.Message).To(ContainSubstring(refused.Name))
-	f.g.Expect(schemaExists(t, f.uniq("allowed"))).To(BeTrue())
-	f.g.Expect(schemaExists(t, f.uniq("refused"))).To(BeFalse())
+	f.Create(ok)
+	f.Create(no)
+	f.WaitReady(ok)
+	c := f.WaitReason(no, metav1.ConditionFalse, managed.ReasonServerNotAllowed)
+	f.G.Expect(c.Message).To(ContainSubstring(refused.Name))
+	f.G.Expect(schemaExists(t, f.uniq("allowed"))).To(BeTrue())
+	f.G.Expect(schemaExists(t, f.uniq("refused"))).To(BeFalse())
 
-	f.g.Expect(update(f, refused, func(n *corev1.Namespace) { n.Labels = map[string]string{"team": "payments"} })).To(Succeed())
-	f.waitReady(no)
+	f.G.Expect(kubetest.Update(f.Fixture, refused, func(n *corev1.Namespace) { n.Labels = map[string]string{"team": "payments"} })).To(Succeed())
+	f.WaitReady(no)
 	for _, d := range []*sqlv1.Database{ok, no} {
-		f.delete(d)
-		f.waitGone(d)
+		f.Delete(d)
+		f.WaitGone(d)
 	}
-	f.g.Expect(schemaExists(t, f.uniq("allowed"))).To(BeFalse())
+	f.G.Expect(schemaExists(t, f.uniq("allowed"))).To(BeFalse())
 }
 
 func TestMysqlBadInput(t *testing.T) {
 	f := newMariaFixture(t)
 	// PostgreSQL-only settings against a MySQL server change nothing.
 	pgDB := f.database(f.uniq("pgonly"), func(d *sqlv1.Database) { d.Spec.Postgres = &sqlv1.PostgresDatabaseSpec{Schemas: []string{"s"}} })
-	f.create(pgDB)
-	c := f.waitReason(pgDB, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-	f.g.Expect(c.Message).To(ContainSubstring("spec.postgres"))
+	f.Create(pgDB)
+	c := f.WaitReason(pgDB, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	f.G.Expect(c.Message).To(ContainSubstring("spec.postgres"))
 	pgUser := f.user(f.uniq("pgonly_u"), func(u *sqlv1.DatabaseUser) { u.Spec.Postgres = &sqlv1.PostgresUserSpec{CreateDB: true} })
-	f.create(pgUser)
-	f.waitReason(pgUser, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	f.Create(pgUser)
+	f.WaitReason(pgUser, metav1.ConditionFalse, managed.ReasonInvalidSpec)
 
 	// A privilege MySQL lacks, a schema, and roles are reported before anything is sent.
 	cases := map[string]func(*sqlv1.DatabaseUser){
@@ -349,25 +350,25 @@ func TestMysqlBadInput(t *testing.T) {
 		i++
 		name := f.uniq("bad" + string(rune('a'+i)))
 		u := f.user(name, mutate)
-		f.create(u)
-		c := f.waitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-		f.g.Expect(c.Message).To(ContainSubstring(want))
-		f.g.Expect(accountExists(t, name)).To(BeFalse())
+		f.Create(u)
+		c := f.WaitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+		f.G.Expect(c.Message).To(ContainSubstring(want))
+		f.G.Expect(accountExists(t, name)).To(BeFalse())
 	}
-	f.g.Expect(schemaExists(t, f.uniq("pgonly"))).To(BeFalse())
-	f.g.Expect(accountExists(t, f.uniq("pgonly_u"))).To(BeFalse())
+	f.G.Expect(schemaExists(t, f.uniq("pgonly"))).To(BeFalse())
+	f.G.Expect(accountExists(t, f.uniq("pgonly_u"))).To(BeFalse())
 
 	// And the symmetric case: MySQL settings against PostgreSQL.
 	pf := newFixture(t)
 	myDB := pf.database(pf.uniq("myonly"), func(d *sqlv1.Database) { d.Spec.MySQL = &sqlv1.MySQLDatabaseSpec{CharacterSet: "utf8mb4"} })
-	pf.create(myDB)
-	c = pf.waitReason(myDB, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-	pf.g.Expect(c.Message).To(ContainSubstring("spec.mysql"))
+	pf.Create(myDB)
+	c = pf.WaitReason(myDB, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	pf.G.Expect(c.Message).To(ContainSubstring("spec.mysql"))
 	myUser := pf.user(pf.uniq("myonly_u"), func(u *sqlv1.DatabaseUser) { u.Spec.MySQL = &sqlv1.MySQLUserSpec{RequireTLS: true} })
-	pf.create(myUser)
-	pf.waitReason(myUser, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-	pf.g.Expect(databaseExists(t, pf.uniq("myonly"))).To(BeFalse())
-	pf.g.Expect(roleExists(t, pf.uniq("myonly_u"))).To(BeFalse())
+	pf.Create(myUser)
+	pf.WaitReason(myUser, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	pf.G.Expect(databaseExists(t, pf.uniq("myonly"))).To(BeFalse())
+	pf.G.Expect(roleExists(t, pf.uniq("myonly_u"))).To(BeFalse())
 }
 
 func TestMysqlServerStoppedAndRestarted(t *testing.T) {
@@ -380,25 +381,25 @@ func TestMysqlServerStoppedAndRestarted(t *testing.T) {
 	u := f.user(f.uniq("survivor"), func(u *sqlv1.DatabaseUser) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: "mysql", Access: sqlv1.AccessReadOnly}}
 	})
-	f.create(u)
-	f.waitReady(u)
+	f.Create(u)
+	f.WaitReady(u)
 
-	f.g.Expect(own.Stop()).To(Succeed())
-	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "mariadb", Namespace: f.ns}}
-	f.waitReason(srv, metav1.ConditionFalse, backenderr.ReasonUnavailable)
-	c := f.waitReason(u, metav1.ConditionFalse, "")
-	f.g.Expect([]string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady}).To(ContainElement(c.Reason))
+	f.G.Expect(own.Stop()).To(Succeed())
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "mariadb", Namespace: f.NS}}
+	f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonUnavailable)
+	c := f.WaitReason(u, metav1.ConditionFalse, "")
+	f.G.Expect([]string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady}).To(ContainElement(c.Reason))
 	late := f.user(f.uniq("late"))
-	f.create(late)
-	f.waitReason(late, metav1.ConditionFalse, managed.ReasonServerNotReady)
-	f.stays(late, managed.ReasonServerNotReady)
+	f.Create(late)
+	f.WaitReason(late, metav1.ConditionFalse, managed.ReasonServerNotReady)
+	f.Stays(late, managed.ReasonServerNotReady)
 
-	f.g.Expect(own.Start(context.Background())).To(Succeed())
-	f.g.SetDefaultEventuallyTimeout(90 * time.Second)
-	f.waitReady(srv)
-	f.waitReady(u)
-	f.waitReady(late)
+	f.G.Expect(own.Start(context.Background())).To(Succeed())
+	f.G.SetDefaultEventuallyTimeout(90 * time.Second)
+	f.WaitReady(srv)
+	f.WaitReady(u)
+	f.WaitReady(late)
 	conn, _, err := f.mysqlLogin(late.Name + "-connection")
-	f.g.Expect(err).NotTo(HaveOccurred())
+	f.G.Expect(err).NotTo(HaveOccurred())
 	_ = conn.Close()
 }

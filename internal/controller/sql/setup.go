@@ -4,23 +4,19 @@
 package sql
 
 import (
-	"cmp"
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/internal/servers"
 )
 
 // Field indexes.
@@ -31,61 +27,33 @@ const (
 )
 
 // Options configure the SQL controllers.
-type Options struct {
-	managed.Options
-	// Concurrency is the number of objects of each kind reconciled at once.
-	Concurrency int
-}
+type Options = managed.GroupOptions
 
 // Setup registers the SQL controllers and their indexes with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options) error {
-	if opts.Concurrency == 0 {
-		opts.Concurrency = 8
-	}
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
 	c := mgr.GetClient()
-	ctrlOpts := controller.Options{
-		MaxConcurrentReconciles: opts.Concurrency,
-		RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, time.Minute),
-			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: newLimiter()},
-		),
-	}
-	secretToServers := managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &sqlv1.DatabaseServerList{}, &sqlv1.ClusterDatabaseServerList{})
-
-	if err := ctrl.NewControllerManagedBy(mgr).Named("databaseserver").
-		For(&sqlv1.DatabaseServer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToServers)).
-		WithOptions(ctrlOpts).
-		Complete(&ServerReconciler[*sqlv1.DatabaseServer]{
-			Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"), Engines: engines,
-			NewObj: func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} },
-			KeyFor: func(n types.NamespacedName) string {
-				return sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: n.Name}.Key(n.Namespace)
-			},
-			Options: opts.Options,
-		}); err != nil {
+	ctrlOpts := opts.Controller()
+	secretToServers := managed.MapByIndex(c, servers.SecretIndex, managed.NamespacedKey, &sqlv1.DatabaseServerList{}, &sqlv1.ClusterDatabaseServerList{})
+	if err := (&servers.Reconciler[*sqlv1.DatabaseServer, sqlengine.Engine]{
+		Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"),
+		Group: serverGroup[*sqlv1.DatabaseServer]{engines}, Clients: engines,
+		NewObj: func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} }, Options: opts.Options,
+	}).SetupWithManager(ctx, mgr, "databaseserver", secretToServers, ctrlOpts); err != nil {
 		return err
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("clusterdatabaseserver").
-		For(&sqlv1.ClusterDatabaseServer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToServers)).
-		WithOptions(ctrlOpts).
-		Complete(&ServerReconciler[*sqlv1.ClusterDatabaseServer]{
-			Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"), Engines: engines,
-			NewObj: func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} },
-			KeyFor: func(n types.NamespacedName) string {
-				return sqlv1.ServerReference{Kind: sqlv1.KindClusterDatabaseServer, Name: n.Name}.Key("")
-			},
-			Options: opts.Options,
-		}); err != nil {
+	if err := (&servers.Reconciler[*sqlv1.ClusterDatabaseServer, sqlengine.Engine]{
+		Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"),
+		Group: serverGroup[*sqlv1.ClusterDatabaseServer]{engines}, Clients: engines,
+		NewObj: func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} }, Options: opts.Options,
+	}).SetupWithManager(ctx, mgr, "clusterdatabaseserver", secretToServers, ctrlOpts); err != nil {
 		return err
 	}
 
 	serverToDependents := func(list client.ObjectList) handler.MapFunc {
-		return managed.MapByIndex(c, serverIndex, func(o client.Object) string { return o.(serverObject).ServerKey() }, list)
+		return managed.MapByIndex(c, serverIndex, func(o client.Object) string { return o.(servers.Object).ServerKey() }, list)
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("database").
 		For(&sqlv1.Database{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -131,25 +99,11 @@ func ptrs[T any](items []T) []*T {
 
 func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	adminSecret := func(s *sqlv1.DatabaseServerSpec, ns string) []string {
-		keys := []string{cmp.Or(ns, s.AdminCredentials.SecretRef.Namespace) + "/" + s.AdminCredentials.SecretRef.Name}
-		if s.TLS != nil && s.TLS.CASecretRef != nil {
-			keys = append(keys, cmp.Or(ns, s.TLS.CASecretRef.Namespace)+"/"+s.TLS.CASecretRef.Name)
-		}
-		return keys
-	}
 	for _, reg := range []struct {
 		obj   client.Object
 		field string
 		fn    client.IndexerFunc
 	}{
-		{&sqlv1.DatabaseServer{}, secretIndex, func(o client.Object) []string {
-			s := o.(*sqlv1.DatabaseServer)
-			return adminSecret(&s.Spec, s.Namespace)
-		}},
-		{&sqlv1.ClusterDatabaseServer{}, secretIndex, func(o client.Object) []string {
-			return adminSecret(&o.(*sqlv1.ClusterDatabaseServer).Spec.DatabaseServerSpec, "")
-		}},
 		{&sqlv1.Database{}, managed.ClaimIndex, func(o client.Object) []string { return []string{o.(*sqlv1.Database).ClaimKey()} }},
 		{&sqlv1.Database{}, serverIndex, func(o client.Object) []string {
 			d := o.(*sqlv1.Database)

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,10 +18,11 @@ import (
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/test/harness"
+	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 func (f *fixture) database(name string, mutate ...func(*sqlv1.Database)) *sqlv1.Database {
-	d := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: f.ns},
+	d := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: f.NS},
 		Spec: sqlv1.DatabaseSpec{ServerRef: f.server, Name: name}}
 	for _, m := range mutate {
 		m(d)
@@ -29,7 +31,7 @@ func (f *fixture) database(name string, mutate ...func(*sqlv1.Database)) *sqlv1.
 }
 
 func (f *fixture) user(name string, mutate ...func(*sqlv1.DatabaseUser)) *sqlv1.DatabaseUser {
-	u := &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: f.ns},
+	u := &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(name, "_", "-"), Namespace: f.NS},
 		Spec: sqlv1.DatabaseUserSpec{ServerRef: f.server, Name: name}}
 	for _, m := range mutate {
 		m(u)
@@ -39,83 +41,95 @@ func (f *fixture) user(name string, mutate ...func(*sqlv1.DatabaseUser)) *sqlv1.
 
 func TestServerReadyAndCredentialChange(t *testing.T) {
 	f := newFixture(t)
-	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.ns}}
-	f.waitReady(srv)
-	f.g.Expect(srv.Status.Flavor).To(Equal("PostgreSQL"))
-	f.g.Expect(srv.Status.Version).NotTo(BeEmpty())
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.NS}}
+	f.WaitReady(srv)
+	f.G.Expect(srv.Status.Flavor).To(Equal("PostgreSQL"))
+	f.G.Expect(srv.Status.Version).NotTo(BeEmpty())
 
 	// A wrong password in the Secret is picked up and reported.
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "pg-admin"}}
-	f.g.Expect(update(f, secret, func(s *corev1.Secret) {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.NS, Name: "pg-admin"}}
+	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) {
 		s.Data["password"] = []byte("wrong")
 		s.Labels = map[string]string{"backend-operator.dev/watch": "true"} // picked up at once, not at the next poll
 	})).To(Succeed())
-	c := f.waitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
-	f.g.Expect(c.Message).NotTo(ContainSubstring("wrong"))
+	c := f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
+	f.G.Expect(c.Message).NotTo(ContainSubstring("wrong"))
+	// The new reason is announced in a Warning Event.
+	f.G.Eventually(func() []string {
+		var events eventsv1.EventList
+		f.G.Expect(k8s.List(f.Ctx, &events, client.InNamespace(f.NS))).To(Succeed())
+		var reasons []string
+		for _, e := range events.Items {
+			if e.Regarding.Name == srv.Name && e.Type == corev1.EventTypeWarning {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return reasons
+	}).Should(ContainElement(backenderr.ReasonAuthFailed))
 
-	f.g.Expect(update(f, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(pg.AdminPassword) })).To(Succeed())
-	f.waitReady(srv)
+	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(pg.AdminPassword) })).To(Succeed())
+	f.WaitReady(srv)
 
 	// A missing Secret is reported as such.
-	bad := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "nosecret", Namespace: f.ns}, Spec: sqlv1.DatabaseServerSpec{
+	bad := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "nosecret", Namespace: f.NS}, Spec: sqlv1.DatabaseServerSpec{
 		Engine: sqlv1.EnginePostgres, Host: pg.Host, Port: int32(pg.Port),
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "absent"}}}}
-	f.create(bad)
-	f.waitReason(bad, metav1.ConditionFalse, managed.ReasonSecretNotFound)
+	f.Create(bad)
+	f.WaitReason(bad, metav1.ConditionFalse, managed.ReasonSecretNotFound)
 }
 
 func TestDatabaseLifecycle(t *testing.T) {
 	f := newFixture(t)
 	owner := f.uniq("owner")
-	f.create(f.user(owner))
-	f.waitReady(f.user(owner))
+	f.Create(f.user(owner))
+	f.WaitReady(f.user(owner))
 
 	name := f.uniq("shop")
 	db := f.database(name, func(d *sqlv1.Database) {
 		d.Spec.Postgres = &sqlv1.PostgresDatabaseSpec{Owner: owner, Schemas: []string{"billing"}, Extensions: []string{"pgcrypto"}, Encoding: "UTF8"}
 	})
-	f.create(db)
-	f.waitReady(db)
-	f.g.Expect(db.Status.BackendName).To(Equal(name))
-	f.g.Expect(db.Finalizers).To(ContainElement(managed.Finalizer))
-	f.g.Expect(queryAdmin[string](t, pg, "postgres", `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, name)).To(Equal(owner))
-	f.g.Expect(queryAdmin[string](t, pg, name, `SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'billing'`)).To(Equal(owner))
+	f.Create(db)
+	f.WaitReady(db)
+	f.G.Expect(db.Status.BackendName).To(Equal(name))
+	f.G.Expect(db.Finalizers).To(ContainElement(managed.Finalizer))
+	f.G.Expect(queryAdmin[string](t, pg, "postgres", `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, name)).To(Equal(owner))
+	f.G.Expect(queryAdmin[string](t, pg, name, `SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'billing'`)).To(Equal(owner))
 
 	// Drift: schema and extension dropped out of band, owner changed: repaired.
 	sqlAdmin(t, pg, name, `DROP SCHEMA billing`, `DROP EXTENSION pgcrypto`, `CREATE TABLE keep (x int)`, `INSERT INTO keep VALUES (42)`)
 	sqlAdmin(t, pg, "postgres", `ALTER DATABASE "`+name+`" OWNER TO postgres`)
-	f.g.Eventually(func() bool {
+	f.G.Eventually(func() bool {
 		return queryAdmin[bool](t, pg, name, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'billing') AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto')`) &&
 			queryAdmin[string](t, pg, "postgres", `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, name) == owner
 	}).Should(BeTrue(), "drift was not repaired")
 
 	// Delete with Retain (the default) keeps the database and its rows.
-	f.delete(db)
-	f.waitGone(db)
-	f.g.Expect(queryAdmin[int](t, pg, name, `SELECT x FROM keep`)).To(Equal(42))
+	f.Delete(db)
+	f.WaitGone(db)
+	f.G.Expect(queryAdmin[int](t, pg, name, `SELECT x FROM keep`)).To(Equal(42))
 
 	// A new object for the retained database must adopt it explicitly.
 	again := f.database(name)
-	f.create(again)
-	f.waitReason(again, metav1.ConditionFalse, managed.ReasonAlreadyExists)
-	f.g.Expect(update(f, again, func(d *sqlv1.Database) {
+	f.Create(again)
+	f.WaitReason(again, metav1.ConditionFalse, managed.ReasonAlreadyExists)
+	f.G.Expect(kubetest.Update(f.Fixture, again, func(d *sqlv1.Database) {
 		d.Spec.AdoptExisting = true
 		d.Spec.DeletionPolicy = common.DeletionDelete
 	})).To(Succeed())
-	f.waitReady(again)
+	f.WaitReady(again)
 
 	// Delete with Delete drops it.
-	f.delete(again)
-	f.waitGone(again)
-	f.g.Expect(databaseExists(t, name)).To(BeFalse())
+	f.Delete(again)
+	f.WaitGone(again)
+	f.G.Expect(databaseExists(t, name)).To(BeFalse())
 }
 
 func TestUserLifecycle(t *testing.T) {
 	f := newFixture(t)
 	dbName := f.uniq("app")
 	db := f.database(dbName, func(d *sqlv1.Database) { d.Spec.Postgres = &sqlv1.PostgresDatabaseSpec{Schemas: []string{"billing"}} })
-	f.create(db)
-	f.waitReady(db)
+	f.Create(db)
+	f.WaitReady(db)
 	sqlAdmin(t, pg, dbName, `CREATE TABLE items (id serial PRIMARY KEY, name text)`, `CREATE TABLE billing.invoices (id int)`)
 
 	name := f.uniq("app_rw")
@@ -124,81 +138,81 @@ func TestUserLifecycle(t *testing.T) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: dbName, Access: sqlv1.AccessReadWrite, Schema: "public"}}
 		u.Spec.ConnectionSecret = common.ConnectionSecret{Name: "app-db", Template: map[string]string{"DATABASE_URL": "{{ .URI }}"}}
 	})
-	f.create(u)
-	f.waitReady(u)
-	f.g.Expect(u.Status.Binding).To(Equal(&common.Binding{Name: "app-db"}))
+	f.Create(u)
+	f.WaitReady(u)
+	f.G.Expect(u.Status.Binding).To(Equal(&common.Binding{Name: "app-db"}))
 
 	conn, secret, err := f.secretLogin("app-db")
-	f.g.Expect(err).NotTo(HaveOccurred(), "login with the Secret's uri")
+	f.G.Expect(err).NotTo(HaveOccurred(), "login with the Secret's uri")
 	for _, k := range []string{"type", "provider", "host", "port", "username", "password", "database", "uri", "jdbc-url", "DATABASE_URL"} {
-		f.g.Expect(secret.Data).To(HaveKey(k))
+		f.G.Expect(secret.Data).To(HaveKey(k))
 	}
-	f.g.Expect(string(secret.Data["type"])).To(Equal("postgresql"))
-	f.g.Expect(string(secret.Data["database"])).To(Equal(dbName))
-	f.g.Expect(secret.Type).To(Equal(corev1.SecretType("servicebinding.io/postgresql")))
-	f.g.Expect(len(secret.Data["password"])).To(Equal(32))
-	exec := func(sql string) error { _, err := conn.Exec(f.ctx, sql); return err }
+	f.G.Expect(string(secret.Data["type"])).To(Equal("postgresql"))
+	f.G.Expect(string(secret.Data["database"])).To(Equal(dbName))
+	f.G.Expect(secret.Type).To(Equal(corev1.SecretType("servicebinding.io/postgresql")))
+	f.G.Expect(len(secret.Data["password"])).To(Equal(32))
+	exec := func(sql string) error { _, err := conn.Exec(f.Ctx, sql); return err }
 	// Exactly what the grants allow, nothing more.
-	f.g.Expect(exec(`INSERT INTO items (name) VALUES ('a')`)).To(Succeed())
-	f.g.Expect(exec(`SELECT * FROM items`)).To(Succeed())
-	f.g.Expect(exec(`SELECT * FROM billing.invoices`)).NotTo(Succeed())
-	f.g.Expect(exec(`CREATE TABLE nope (x int)`)).NotTo(Succeed())
-	f.g.Expect(exec(`TRUNCATE items`)).NotTo(Succeed())
-	conn.Close(f.ctx)
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(7))
+	f.G.Expect(exec(`INSERT INTO items (name) VALUES ('a')`)).To(Succeed())
+	f.G.Expect(exec(`SELECT * FROM items`)).To(Succeed())
+	f.G.Expect(exec(`SELECT * FROM billing.invoices`)).NotTo(Succeed())
+	f.G.Expect(exec(`CREATE TABLE nope (x int)`)).NotTo(Succeed())
+	f.G.Expect(exec(`TRUNCATE items`)).NotTo(Succeed())
+	conn.Close(f.Ctx)
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(7))
 
 	// Update: add a grant on billing, drop write access, change the connection limit.
-	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) {
+	f.G.Expect(kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) {
 		u.Spec.ConnectionLimit = 3
 		u.Spec.Grants = []sqlv1.Grant{
 			{Database: dbName, Access: sqlv1.AccessReadOnly, Schema: "public"},
 			{Database: dbName, Schema: "billing", Tables: []string{"invoices"}, Privileges: []string{"SELECT"}},
 		}
 	})).To(Succeed())
-	f.waitReady(u)
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(3))
+	f.WaitReady(u)
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(3))
 	conn, _, err = f.secretLogin("app-db")
-	f.g.Expect(err).NotTo(HaveOccurred())
-	f.g.Expect(exec(`SELECT * FROM billing.invoices`)).To(Succeed())
-	f.g.Expect(exec(`INSERT INTO items (name) VALUES ('b')`)).NotTo(Succeed())
-	conn.Close(f.ctx)
+	f.G.Expect(err).NotTo(HaveOccurred())
+	f.G.Expect(exec(`SELECT * FROM billing.invoices`)).To(Succeed())
+	f.G.Expect(exec(`INSERT INTO items (name) VALUES ('b')`)).NotTo(Succeed())
+	conn.Close(f.Ctx)
 
 	// Drift out of band: ALTER ROLE, REVOKE, then DROP ROLE; each repaired.
 	sqlAdmin(t, pg, "postgres", `ALTER ROLE "`+name+`" CONNECTION LIMIT 50 PASSWORD 'stolen'`)
 	sqlAdmin(t, pg, dbName, `REVOKE SELECT ON billing.invoices FROM "`+name+`"`)
-	f.g.Eventually(func() error {
+	f.G.Eventually(func() error {
 		c, _, err := f.secretLogin("app-db")
 		if err != nil {
 			return err
 		}
-		defer c.Close(f.ctx)
-		_, err = c.Exec(f.ctx, `SELECT * FROM billing.invoices`)
+		defer c.Close(f.Ctx)
+		_, err = c.Exec(f.Ctx, `SELECT * FROM billing.invoices`)
 		return err
 	}).Should(Succeed(), "password and grant repaired")
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(3))
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(3))
 
 	sqlAdmin(t, pg, dbName, `DROP OWNED BY "`+name+`"`)
 	sqlAdmin(t, pg, "postgres", `DROP OWNED BY "`+name+`"`, `DROP ROLE "`+name+`"`)
-	f.g.Eventually(func() bool { return roleExists(t, name) }).Should(BeTrue(), "dropped role recreated")
-	f.g.Eventually(func() error {
+	f.G.Eventually(func() bool { return roleExists(t, name) }).Should(BeTrue(), "dropped role recreated")
+	f.G.Eventually(func() error {
 		c, _, err := f.secretLogin("app-db")
 		if err != nil {
 			return err
 		}
-		defer c.Close(f.ctx)
-		_, err = c.Exec(f.ctx, `SELECT * FROM items`)
+		defer c.Close(f.Ctx)
+		_, err = c.Exec(f.Ctx, `SELECT * FROM items`)
 		return err
 	}).Should(Succeed())
 
 	// A role that owns objects is not dropped; the condition says why.
 	sqlAdmin(t, pg, dbName, `CREATE TABLE owned (x int)`, `ALTER TABLE owned OWNER TO "`+name+`"`)
-	f.delete(u)
-	c := f.waitReason(u, metav1.ConditionFalse, backenderr.ReasonDeletionBlocked)
-	f.g.Expect(c.Message).To(ContainSubstring("REASSIGN OWNED"))
-	f.g.Expect(roleExists(t, name)).To(BeTrue())
+	f.Delete(u)
+	c := f.WaitReason(u, metav1.ConditionFalse, backenderr.ReasonDeletionBlocked)
+	f.G.Expect(c.Message).To(ContainSubstring("REASSIGN OWNED"))
+	f.G.Expect(roleExists(t, name)).To(BeTrue())
 	sqlAdmin(t, pg, dbName, `DROP TABLE owned`)
-	f.waitGone(u)
-	f.g.Expect(roleExists(t, name)).To(BeFalse())
+	f.WaitGone(u)
+	f.G.Expect(roleExists(t, name)).To(BeFalse())
 }
 
 func TestConflictAndAdoption(t *testing.T) {
@@ -206,79 +220,79 @@ func TestConflictAndAdoption(t *testing.T) {
 	name := f.uniq("shared")
 	first := f.user(name)
 	first.Name = "first"
-	f.create(first)
-	f.waitReady(first)
+	f.Create(first)
+	f.WaitReady(first)
 	second := f.user(name)
 	second.Name = "second"
 	second.Spec.ConnectionLimit = 99
-	f.create(second)
-	f.waitReason(second, metav1.ConditionFalse, managed.ReasonConflict)
-	f.stays(second, managed.ReasonConflict)
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(-1), "the loser wrote nothing")
-	f.g.Expect(second.Finalizers).To(BeEmpty())
+	f.Create(second)
+	f.WaitReason(second, metav1.ConditionFalse, managed.ReasonConflict)
+	f.Stays(second, managed.ReasonConflict)
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, name)).To(Equal(-1), "the loser wrote nothing")
+	f.G.Expect(second.Finalizers).To(BeEmpty())
 
 	// An existing role is not taken over until spec says so.
 	existing := f.uniq("legacy")
 	sqlAdmin(t, pg, "postgres", `CREATE ROLE "`+existing+`" LOGIN CONNECTION LIMIT 4`)
 	u := f.user(existing)
-	f.create(u)
-	f.waitReason(u, metav1.ConditionFalse, managed.ReasonAlreadyExists)
-	f.stays(u, managed.ReasonAlreadyExists)
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(4))
-	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.AdoptExisting = true })).To(Succeed())
-	f.waitReady(u)
-	f.g.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(-1))
+	f.Create(u)
+	f.WaitReason(u, metav1.ConditionFalse, managed.ReasonAlreadyExists)
+	f.Stays(u, managed.ReasonAlreadyExists)
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(4))
+	f.G.Expect(kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) { u.Spec.AdoptExisting = true })).To(Succeed())
+	f.WaitReady(u)
+	f.G.Expect(queryAdmin[int](t, pg, "postgres", `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, existing)).To(Equal(-1))
 	conn, _, err := f.secretLogin(u.Name + "-connection")
-	f.g.Expect(err).NotTo(HaveOccurred())
-	conn.Close(f.ctx)
+	f.G.Expect(err).NotTo(HaveOccurred())
+	conn.Close(f.Ctx)
 }
 
 func TestClusterServerNamespaces(t *testing.T) {
 	f := newFixture(t)
-	cs := &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "shared-" + f.ns}, Spec: sqlv1.ClusterDatabaseServerSpec{
+	cs := &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "shared-" + f.NS}, Spec: sqlv1.ClusterDatabaseServerSpec{
 		DatabaseServerSpec: sqlv1.DatabaseServerSpec{Engine: sqlv1.EnginePostgres, Host: pg.Host, Port: int32(pg.Port),
-			AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "pg-admin", Namespace: f.ns}}},
+			AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "pg-admin", Namespace: f.NS}}},
 		AllowedNamespaces: &common.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}},
 	}}
-	f.create(cs)
+	f.Create(cs)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), cs) })
-	f.waitReady(cs)
+	f.WaitReady(cs)
 
 	allowed := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "payments-", Labels: map[string]string{"team": "payments"}}}
 	refused := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "other-"}}
-	f.create(allowed)
-	f.create(refused)
+	f.Create(allowed)
+	f.Create(refused)
 	ref := sqlv1.ServerReference{Kind: sqlv1.KindClusterDatabaseServer, Name: cs.Name}
 	ok := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: allowed.Name}, Spec: sqlv1.DatabaseSpec{ServerRef: ref, Name: f.uniq("allowed"), DeletionPolicy: common.DeletionDelete}}
 	no := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: refused.Name}, Spec: sqlv1.DatabaseSpec{ServerRef: ref, Name: f.uniq("refused")}}
-	f.create(ok)
-	f.create(no)
-	f.waitReady(ok)
-	c := f.waitReason(no, metav1.ConditionFalse, managed.ReasonServerNotAllowed)
-	f.g.Expect(c.Message).To(ContainSubstring(refused.Name))
-	f.g.Expect(databaseExists(t, f.uniq("allowed"))).To(BeTrue())
-	f.g.Expect(databaseExists(t, f.uniq("refused"))).To(BeFalse())
+	f.Create(ok)
+	f.Create(no)
+	f.WaitReady(ok)
+	c := f.WaitReason(no, metav1.ConditionFalse, managed.ReasonServerNotAllowed)
+	f.G.Expect(c.Message).To(ContainSubstring(refused.Name))
+	f.G.Expect(databaseExists(t, f.uniq("allowed"))).To(BeTrue())
+	f.G.Expect(databaseExists(t, f.uniq("refused"))).To(BeFalse())
 
 	// Admitting the namespace later lets the object proceed.
-	f.g.Expect(update(f, refused, func(n *corev1.Namespace) { n.Labels = map[string]string{"team": "payments"} })).To(Succeed())
-	f.waitReady(no)
-	f.delete(ok)
-	f.waitGone(ok)
-	f.g.Expect(databaseExists(t, f.uniq("allowed"))).To(BeFalse())
+	f.G.Expect(kubetest.Update(f.Fixture, refused, func(n *corev1.Namespace) { n.Labels = map[string]string{"team": "payments"} })).To(Succeed())
+	f.WaitReady(no)
+	f.Delete(ok)
+	f.WaitGone(ok)
+	f.G.Expect(databaseExists(t, f.uniq("allowed"))).To(BeFalse())
 }
 
 func TestAdmission(t *testing.T) {
 	f := newFixture(t)
 	u := f.user(f.uniq("immutable"))
-	f.create(u)
-	f.waitReady(u)
-	err := update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.Name = f.uniq("renamed") })
-	f.g.Expect(err).To(MatchError(ContainSubstring("spec.name is immutable")))
+	f.Create(u)
+	f.WaitReady(u)
+	err := kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) { u.Spec.Name = f.uniq("renamed") })
+	f.G.Expect(err).To(MatchError(ContainSubstring("spec.name is immutable")))
 
 	// Adding spec.name equal to metadata.name is not a change.
-	d := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: f.ns}, Spec: sqlv1.DatabaseSpec{ServerRef: f.server}}
-	f.create(d)
-	f.g.Expect(update(f, d, func(d *sqlv1.Database) { d.Spec.Name = "plain" })).To(Succeed())
+	d := &sqlv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: f.NS}, Spec: sqlv1.DatabaseSpec{ServerRef: f.server}}
+	f.Create(d)
+	f.G.Expect(kubetest.Update(f.Fixture, d, func(d *sqlv1.Database) { d.Spec.Name = "plain" })).To(Succeed())
 
 	cases := []struct {
 		reason string
@@ -296,15 +310,15 @@ func TestAdmission(t *testing.T) {
 		{"lower-case privilege", f.user("p", func(u *sqlv1.DatabaseUser) {
 			u.Spec.Grants = []sqlv1.Grant{{Database: "d", Privileges: []string{"select"}}}
 		}), "privileges"},
-		{"verify-full without a CA", &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: f.ns}, Spec: sqlv1.DatabaseServerSpec{
+		{"verify-full without a CA", &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: f.NS}, Spec: sqlv1.DatabaseServerSpec{
 			Engine: sqlv1.EnginePostgres, Host: "h", TLS: &common.TLS{Mode: common.TLSVerifyFull},
 			AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "s"}}}}, "caSecretRef is required"},
-		{"cluster server without a Secret namespace", &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "nons-" + f.ns}, Spec: sqlv1.ClusterDatabaseServerSpec{
+		{"cluster server without a Secret namespace", &sqlv1.ClusterDatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "nons-" + f.NS}, Spec: sqlv1.ClusterDatabaseServerSpec{
 			DatabaseServerSpec: sqlv1.DatabaseServerSpec{Engine: sqlv1.EnginePostgres, Host: "h",
 				AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "s"}}}}}, "namespace is required"},
 	}
 	for _, c := range cases {
-		err := k8s.Create(f.ctx, c.obj)
+		err := k8s.Create(f.Ctx, c.obj)
 		if err == nil {
 			t.Errorf("%s: accepted", c.reason)
 			continue
@@ -316,24 +330,24 @@ func TestAdmission(t *testing.T) {
 
 	empty := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": sqlv1.GroupVersion.String(), "kind": "DatabaseUser",
-		"metadata": map[string]any{"name": "empty", "namespace": f.ns},
+		"metadata": map[string]any{"name": "empty", "namespace": f.NS},
 		"spec":     map[string]any{"serverRef": map[string]any{"name": "pg"}, "name": ""},
 	}}
-	f.g.Expect(k8s.Create(f.ctx, empty)).To(MatchError(ContainSubstring("spec.name")), "empty name")
+	f.G.Expect(k8s.Create(f.Ctx, empty)).To(MatchError(ContainSubstring("spec.name")), "empty name")
 
 	// Engine rules CEL cannot know are reported before anything is sent.
 	bad := f.user(f.uniq("badpriv"), func(u *sqlv1.DatabaseUser) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Privileges: []string{"SELECT"}}}
 	})
-	f.create(bad)
-	c := f.waitReason(bad, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-	f.g.Expect(c.Message).To(ContainSubstring("does not apply to a database"))
-	f.g.Expect(roleExists(t, f.uniq("badpriv"))).To(BeFalse())
+	f.Create(bad)
+	c := f.WaitReason(bad, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	f.G.Expect(c.Message).To(ContainSubstring("does not apply to a database"))
+	f.G.Expect(roleExists(t, f.uniq("badpriv"))).To(BeFalse())
 
 	long := f.user(strings.Repeat("é", 32), func(u *sqlv1.DatabaseUser) { u.Name = "bytes" })
-	f.create(long)
-	c = f.waitReason(long, metav1.ConditionFalse, managed.ReasonInvalidSpec)
-	f.g.Expect(c.Message).To(ContainSubstring("64 bytes"))
+	f.Create(long)
+	c = f.WaitReason(long, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+	f.G.Expect(c.Message).To(ContainSubstring("64 bytes"))
 }
 
 func TestServerStoppedAndRestarted(t *testing.T) {
@@ -347,29 +361,29 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 	u := f.user(name, func(u *sqlv1.DatabaseUser) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Access: sqlv1.AccessReadOnly}}
 	})
-	f.create(u)
-	f.waitReady(u)
+	f.Create(u)
+	f.WaitReady(u)
 
-	f.g.Expect(own.Stop()).To(Succeed())
-	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.ns}}
-	f.waitReason(srv, metav1.ConditionFalse, backenderr.ReasonUnavailable)
+	f.G.Expect(own.Stop()).To(Succeed())
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: f.NS}}
+	f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonUnavailable)
 	// The user notices at its next observation and keeps a stable reason.
-	c := f.waitReason(u, metav1.ConditionFalse, "")
-	f.g.Expect([]string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady}).To(ContainElement(c.Reason))
+	c := f.WaitReason(u, metav1.ConditionFalse, "")
+	f.G.Expect([]string{backenderr.ReasonUnavailable, managed.ReasonServerNotReady}).To(ContainElement(c.Reason))
 	// A user created while the server is down waits and says why.
 	late := f.user(f.uniq("late"))
-	f.create(late)
-	f.waitReason(late, metav1.ConditionFalse, managed.ReasonServerNotReady)
-	f.stays(late, managed.ReasonServerNotReady)
+	f.Create(late)
+	f.WaitReason(late, metav1.ConditionFalse, managed.ReasonServerNotReady)
+	f.Stays(late, managed.ReasonServerNotReady)
 
-	f.g.Expect(own.Start(context.Background())).To(Succeed())
-	f.g.SetDefaultEventuallyTimeout(90 * time.Second)
-	f.waitReady(srv)
-	f.waitReady(u)
-	f.waitReady(late)
+	f.G.Expect(own.Start(context.Background())).To(Succeed())
+	f.G.SetDefaultEventuallyTimeout(90 * time.Second)
+	f.WaitReady(srv)
+	f.WaitReady(u)
+	f.WaitReady(late)
 	conn, _, err := f.secretLogin(late.Name + "-connection")
-	f.g.Expect(err).NotTo(HaveOccurred())
-	conn.Close(f.ctx)
+	f.G.Expect(err).NotTo(HaveOccurred())
+	conn.Close(f.Ctx)
 }
 
 // A spec that turns invalid reports InvalidSpec and still deletes cleanly:
@@ -378,14 +392,14 @@ func TestInvalidSpecStillDeletes(t *testing.T) {
 	f := newFixture(t)
 	name := f.uniq("turns_bad")
 	u := f.user(name)
-	f.create(u)
-	f.waitReady(u)
-	f.g.Expect(update(f, u, func(u *sqlv1.DatabaseUser) {
+	f.Create(u)
+	f.WaitReady(u)
+	f.G.Expect(kubetest.Update(f.Fixture, u, func(u *sqlv1.DatabaseUser) {
 		u.Spec.Grants = []sqlv1.Grant{{Database: "postgres", Privileges: []string{"SELECT"}}}
 		u.Spec.PasswordSecretRef = &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "absent"}}
 	})).To(Succeed())
-	f.waitReason(u, metav1.ConditionFalse, "")
-	f.delete(u)
-	f.waitGone(u)
-	f.g.Expect(roleExists(t, name)).To(BeFalse())
+	f.WaitReason(u, metav1.ConditionFalse, "")
+	f.Delete(u)
+	f.WaitGone(u)
+	f.G.Expect(roleExists(t, name)).To(BeFalse())
 }

@@ -5,21 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
@@ -27,33 +19,28 @@ import (
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
+	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 var (
-	k8s     client.Client
-	restCfg *rest.Config
-	pg      *harness.Postgres
-	maria   *harness.MariaDB
+	k8s   client.Client
+	pg    *harness.Postgres
+	maria *harness.MariaDB
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`, which builds the envtest binaries")
-		return 1
-	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logSink())))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	var err error
-	if restCfg, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start envtest:", err)
+	kubetest.SetLogger("backend-operator-test-*.log")
+	env, err := kubetest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer env.Stop() //nolint:errcheck
+	k8s = env.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	if pg, err = harness.StartPostgres(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
 		return 1
@@ -66,44 +53,17 @@ func run(m *testing.M) int {
 	}
 	defer maria.Close() //nolint:errcheck
 
-	mgr, err := operator.New(ctx, restCfg, operator.Config{SQL: sql.Options{
-		Options: managed.Options{PollInterval: 2 * time.Second, WaitInterval: 500 * time.Millisecond}, Concurrency: 4}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build manager:", err)
-		return 1
-	}
-	k8s, err = client.New(restCfg, client.Options{Scheme: operator.Scheme()})
-	if err != nil {
+	if err := env.RunOperator(ctx, operator.Config{SQL: sql.Options{
+		Options: managed.Options{PollInterval: 2 * time.Second, WaitInterval: 500 * time.Millisecond}, Concurrency: 4}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
 	return m.Run()
-}
-
-// logSink sends operator logs to a file, so that test output stays readable;
-// TEST_LOG=1 sends them to stderr.
-func logSink() *os.File {
-	if os.Getenv("TEST_LOG") != "" {
-		return os.Stderr
-	}
-	f, err := os.CreateTemp("", "backend-operator-test-*.log")
-	if err != nil {
-		return os.Stderr
-	}
-	return f
 }
 
 // fixture is one test's namespace with a DatabaseServer pointing at a backend.
 type fixture struct {
-	t      *testing.T
-	g      Gomega
-	ctx    context.Context
-	ns     string
+	*kubetest.Fixture
 	server sqlv1.ServerReference
 }
 
@@ -133,88 +93,20 @@ func newFixture(t *testing.T) *fixture {
 
 func newFixtureOn(t *testing.T, srv backend) *fixture {
 	t.Helper()
-	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(30 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	f := &fixture{t: t, g: g, ctx: ctx}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
-	g.Expect(k8s.Create(ctx, ns)).To(Succeed())
-	f.ns = ns.Name
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: srv.secretName, Namespace: f.ns},
+	f := &fixture{Fixture: kubetest.NewFixture(t, k8s, "t-")}
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: srv.secretName},
 		StringData: map[string]string{"username": srv.user, "password": srv.password}})
-	f.create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName, Namespace: f.ns}, Spec: sqlv1.DatabaseServerSpec{
+	f.Create(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName}, Spec: sqlv1.DatabaseServerSpec{
 		Engine: srv.engine, Host: srv.host, Port: int32(srv.port), MaxConnections: 3,
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: srv.secretName}},
 	}})
 	f.server = sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: srv.serverName}
-	f.waitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName, Namespace: f.ns}})
+	f.WaitReady(&sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: srv.serverName, Namespace: f.NS}})
 	return f
 }
 
-func (f *fixture) create(obj client.Object) {
-	f.t.Helper()
-	if obj.GetNamespace() == "" && !isClusterScoped(obj) {
-		obj.SetNamespace(f.ns)
-	}
-	f.g.Expect(k8s.Create(f.ctx, obj)).To(Succeed())
-}
-
-func isClusterScoped(obj client.Object) bool {
-	switch obj.(type) {
-	case *sqlv1.ClusterDatabaseServer, *corev1.Namespace:
-		return true
-	}
-	return false
-}
-
-// conditionOf reads obj and returns its Ready condition.
-func (f *fixture) ready(obj client.Object) *metav1.Condition {
-	if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-		return nil
-	}
-	var conds []metav1.Condition
-	switch o := obj.(type) {
-	case *sqlv1.DatabaseServer:
-		conds = o.Status.Conditions
-	case *sqlv1.ClusterDatabaseServer:
-		conds = o.Status.Conditions
-	case managed.Object:
-		if o.ManagedStatus().ObservedGeneration != o.GetGeneration() && meta.IsStatusConditionTrue(o.ManagedStatus().Conditions, "Ready") {
-			return nil
-		}
-		conds = o.ManagedStatus().Conditions
-	}
-	return meta.FindStatusCondition(conds, managed.ConditionReady)
-}
-
-func (f *fixture) waitReady(obj client.Object) {
-	f.t.Helper()
-	f.waitReason(obj, metav1.ConditionTrue, "")
-}
-
-// waitReason waits until Ready has status and (if not empty) reason.
-func (f *fixture) waitReason(obj client.Object, status metav1.ConditionStatus, reason string) *metav1.Condition {
-	f.t.Helper()
-	var last *metav1.Condition
-	f.g.Eventually(func() bool {
-		last = f.ready(obj)
-		return last != nil && last.Status == status && (reason == "" || last.Reason == reason)
-	}).Should(BeTrue(), func() string { return fmt.Sprintf("%T %s: Ready is %+v", obj, obj.GetName(), last) })
-	return last
-}
-
-// stays asserts that Ready keeps reason for a while.
-func (f *fixture) stays(obj client.Object, reason string) {
-	f.t.Helper()
-	f.g.Consistently(func() string {
-		if c := f.ready(obj); c != nil {
-			return c.Reason
-		}
-		return ""
-	}, 3*time.Second, 200*time.Millisecond).Should(Equal(reason))
-}
+// uniq makes backend names unique per test namespace.
+func (f *fixture) uniq(name string) string { return name + "_" + f.NS[len("t-"):] }
 
 // sqlAdmin runs statements as the superuser in db.
 func sqlAdmin(t *testing.T, srv *harness.Postgres, db string, stmts ...string) {
@@ -260,41 +152,13 @@ func databaseExists(t *testing.T, name string) bool {
 // its uri key as an application would.
 func (f *fixture) secretLogin(name string) (*pgx.Conn, *corev1.Secret, error) {
 	s := &corev1.Secret{}
-	if err := k8s.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: name}, s); err != nil {
+	if err := k8s.Get(f.Ctx, client.ObjectKey{Namespace: f.NS, Name: name}, s); err != nil {
 		return nil, nil, err
 	}
-	c, err := pgx.Connect(f.ctx, string(s.Data["uri"]))
+	c, err := pgx.Connect(f.Ctx, string(s.Data["uri"]))
 	if err != nil {
 		// Only the message: the error value holds the connection config, password included.
 		return nil, s, errors.New("login with the Secret's uri: " + err.Error())
 	}
 	return c, s, nil
 }
-
-// update re-reads obj, applies mutate and writes it, retrying on conflicts
-// with the operator's own writes.
-func update[T client.Object](f *fixture, obj T, mutate func(T)) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return k8s.Update(f.ctx, obj)
-	})
-}
-
-func (f *fixture) delete(obj client.Object) {
-	f.t.Helper()
-	f.g.Expect(k8s.Delete(f.ctx, obj)).To(Succeed())
-}
-
-func (f *fixture) waitGone(obj client.Object) {
-	f.t.Helper()
-	f.g.Eventually(func() bool {
-		return client.IgnoreNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)) == nil &&
-			k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj) != nil
-	}).Should(BeTrue(), "%T %s was not deleted", obj, obj.GetName())
-}
-
-// uniq makes backend names unique per test namespace.
-func (f *fixture) uniq(name string) string { return name + "_" + f.ns[len("t-"):] }

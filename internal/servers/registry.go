@@ -1,0 +1,61 @@
+package servers
+
+import "sync"
+
+// Registry holds one open client (and so one bounded pool) per server, by
+// server key. Server reconcilers open and replace them; the reconcilers of
+// dependent objects look them up.
+type Registry[C interface{ Close() }] struct {
+	mu sync.Mutex
+	m  map[string]entry[C]
+}
+
+type entry[C any] struct {
+	fingerprint string
+	client      C
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry[C interface{ Close() }]() *Registry[C] {
+	return &Registry[C]{m: map[string]entry[C]{}}
+}
+
+// Ensure returns the client for server key, opening a new one with open (and
+// closing the old) when the configuration's fingerprint changed. The
+// fingerprint is a hash of the whole configuration, password included, so
+// that a changed Secret opens a fresh pool.
+func (r *Registry[C]) Ensure(key, fingerprint string, open func() (C, error)) (C, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.m[key]; ok {
+		if old.fingerprint == fingerprint {
+			return old.client, nil
+		}
+		old.client.Close()
+		delete(r.m, key)
+	}
+	c, err := open()
+	if err != nil {
+		return c, err
+	}
+	r.m[key] = entry[C]{fingerprint: fingerprint, client: c}
+	return c, nil
+}
+
+// Get returns the client for server key, if one is open.
+func (r *Registry[C]) Get(key string) (C, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[key]
+	return e.client, ok
+}
+
+// Drop closes and forgets the client for server key.
+func (r *Registry[C]) Drop(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.m[key]; ok {
+		e.client.Close()
+		delete(r.m, key)
+	}
+}
