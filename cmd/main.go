@@ -22,7 +22,7 @@ func main() {
 	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&cfg.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica writes.")
 	flag.StringVar(&cfg.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's).")
-	flag.DurationVar(&poll, "poll-interval", 45*time.Second, "How often each object is re-observed for drift, plus up to 20% jitter; with the 5 s server snapshot, drift is seen within a minute by default.")
+	flag.DurationVar(&poll, "poll-interval", 40*time.Second, "How often each object is re-observed for drift, plus up to 20% jitter; with the 5 s server snapshot, drift is seen within a minute by default.")
 	flag.IntVar(&concurrency, "concurrency", 8, "Objects of each kind reconciled at once.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

@@ -35,7 +35,7 @@ const maxDriftLines = 20
 // Options tune the loop.
 type Options struct {
 	// PollInterval is how often an object is re-observed for drift, plus up to
-	// 20% jitter (default 45s). Steady-state checks may read a server snapshot
+	// 20% jitter (default 40s). Steady-state checks may read a server snapshot
 	// up to snapshot.DefaultTTL old, so drift is seen within a minute.
 	PollInterval time.Duration
 	// WaitInterval is how often an object waiting on something else is retried.
@@ -46,8 +46,8 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.PollInterval == 0 {
-		// 54 s with jitter, plus a 5 s snapshot: drift is seen within a minute.
-		o.PollInterval = 45 * time.Second
+		// 48 s with jitter, plus a 5 s snapshot: drift is seen within a minute.
+		o.PollInterval = 40 * time.Second
 	}
 	if o.WaitInterval == 0 {
 		o.WaitInterval = 5 * time.Second

@@ -91,7 +91,7 @@ type report struct {
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 100, "objects of each kind per workload")
-	flag.DurationVar(&o.poll, "poll", 50*time.Second, "the operator's drift poll interval (plus up to 20% jitter, as in production)")
+	flag.DurationVar(&o.poll, "poll", 40*time.Second, "the operator's drift poll interval (plus up to 20% jitter, as in production)")
 	flag.DurationVar(&o.steady, "steady", time.Minute, "length of the steady-state window")
 	flag.IntVar(&o.secrets, "secrets", 1000, "unrelated Secrets created to measure their cost in heap")
 	flag.StringVar(&o.jsonPath, "json", "bench-results.json", "where to write the figures as JSON")

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultTTL is how long a snapshot serves drift checks. With the default
-// poll (45 s plus up to 20 % jitter) a change is seen within a minute.
+// poll (40 s plus up to 20 % jitter) a change is seen within a minute.
 const DefaultTTL = 5 * time.Second
 
 // Mode says how current an observation must be.
