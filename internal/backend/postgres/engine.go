@@ -459,16 +459,15 @@ func readRoles(ctx context.Context, c *pgx.Conn, super bool, only string) (map[s
 	if super {
 		q = `SELECT rolname, oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid`
 	}
-	// $1 is the role's name, or NULL for every role but the predefined ones.
-	const which = ` WHERE CASE WHEN $1::text IS NULL THEN rolname !~ '^pg_' ELSE rolname = $1 END`
-	var arg any
+	// One role by name (index lookups), or every role but the predefined ones.
+	which, args := ` WHERE rolname !~ '^pg_'`, []any{}
 	if only != "" {
-		arg = only
+		which, args = ` WHERE rolname = $1`, []any{only}
 	}
 	roles := map[string]*roleState{}
 	byOID := map[uint32]*roleState{}
 	b := &pgx.Batch{}
-	b.Queue(q+which, arg).Query(func(rows pgx.Rows) error {
+	b.Queue(q+which, args...).Query(func(rows pgx.Rows) error {
 		var name string
 		st := &roleState{exists: true}
 		_, err := pgx.ForEachRow(rows, []any{&name, &st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier}, func() error {
@@ -483,7 +482,7 @@ func readRoles(ctx context.Context, c *pgx.Conn, super bool, only string) (map[s
 		return err
 	})
 	b.Queue(`SELECT m.member, r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-WHERE m.member IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, arg).Query(func(rows pgx.Rows) error {
+WHERE m.member IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, args...).Query(func(rows pgx.Rows) error {
 		var member uint32
 		var role string
 		_, err := pgx.ForEachRow(rows, []any{&member, &role}, func() error {
@@ -494,13 +493,16 @@ WHERE m.member IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, arg).Query(fu
 		})
 		return err
 	})
+	// The role filter sits in each branch, so that one role's read uses the
+	// pg_shdepend index instead of reading every role's dependencies.
 	b.Queue(`
-SELECT x.grantee, x.datname FROM (
-  SELECT s.refobjid AS grantee, d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
-  WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'a' AND d.datallowconn
-  UNION
-  SELECT a.grantee, d.datname FROM pg_database d, aclexplode(d.datacl) a WHERE d.datallowconn) x
-WHERE x.grantee IN (SELECT oid FROM pg_roles`+which+`) ORDER BY 2`, arg).Query(func(rows pgx.Rows) error {
+WITH r AS (SELECT oid FROM pg_roles`+which+`)
+SELECT s.refobjid, d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid IN (SELECT oid FROM r) AND s.deptype = 'a' AND d.datallowconn
+UNION
+SELECT a.grantee, d.datname FROM pg_database d, aclexplode(d.datacl) a
+WHERE d.datallowconn AND a.grantee IN (SELECT oid FROM r)
+ORDER BY 2`, args...).Query(func(rows pgx.Rows) error {
 		var grantee uint32
 		var db string
 		_, err := pgx.ForEachRow(rows, []any{&grantee, &db}, func() error {
