@@ -234,6 +234,9 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 	if err != nil {
 		return res, err
 	}
+	// Each timed phase starts with no dirty pages left by the one before, so
+	// that neither pays for the other's writeback.
+	syscall.Sync()
 	floorCPU := processCPU()
 	floor, err := w.floor(ctx, o.n)
 	res.FloorCPUSec = cpuDelta(floorCPU, processCPU())
@@ -266,6 +269,7 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 		stopSampling()
 		return res, err
 	}
+	syscall.Sync()
 	createCPU := processCPU()
 	sc, countsSessions := w.(interface {
 		sessionsOpened(context.Context) (int64, error)

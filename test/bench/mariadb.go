@@ -137,7 +137,16 @@ func (w *mariaWorkload) floor(ctx context.Context, n int) (time.Duration, error)
 			}
 		}
 	}
-	return time.Since(start), nil
+	elapsed := time.Since(start)
+	// Leave the server as the floor found it.
+	for i := range n {
+		for _, s := range []string{"DROP DATABASE `floor_db_" + strconv.Itoa(i) + "`", "DROP USER 'floor_user_" + strconv.Itoa(i) + "'@'%'"} {
+			if _, err := w.admin.ExecContext(ctx, s); err != nil {
+				return 0, fmt.Errorf("%s: %w", s, err)
+			}
+		}
+	}
+	return elapsed, nil
 }
 
 func (w *mariaWorkload) objects(ns string, n int) []client.Object {

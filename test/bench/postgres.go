@@ -123,7 +123,17 @@ func (w *pgWorkload) floor(ctx context.Context, n int) (time.Duration, error) {
 		}
 		conn.Close(ctx)
 	}
-	return time.Since(start), nil
+	elapsed := time.Since(start)
+	// Leave the server as the floor found it, so that the operator works on
+	// the same number of databases (autovacuum visits each of them).
+	for i := range n {
+		for _, s := range []string{`DROP DATABASE floor_db_` + strconv.Itoa(i), `DROP ROLE floor_user_` + strconv.Itoa(i)} {
+			if _, err := w.admin.Exec(ctx, s); err != nil {
+				return 0, fmt.Errorf("%s: %w", s, err)
+			}
+		}
+	}
+	return elapsed, nil
 }
 
 func (w *pgWorkload) objects(ns string, n int) []client.Object {
