@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/metrics"
 )
 
@@ -347,6 +348,15 @@ func Steady(obj Object) bool {
 		return false
 	}
 	return meta.IsStatusConditionTrue(st.Conditions, ConditionReady)
+}
+
+// ObserveMode is snapshot.Cached for a Steady object, whose drift check may
+// read a server snapshot, and snapshot.Live otherwise.
+func ObserveMode(obj Object) snapshot.Mode {
+	if Steady(obj) {
+		return snapshot.Cached
+	}
+	return snapshot.Live
 }
 
 func setReady(obj Object, status metav1.ConditionStatus, reason, message string) {

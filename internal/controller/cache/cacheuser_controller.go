@@ -35,7 +35,7 @@ func (c *userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (mana
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(cmp.Or(srv.flavor, "Redis")), mode: observeMode(u)}
+	ext := &userExternal{userConnector: c, user: u, redis: srv.client, provider: strings.ToLower(cmp.Or(srv.flavor, "Redis")), mode: managed.ObserveMode(u)}
 	ext.spec = redis.UserSpec{Name: u.BackendName()}
 	// Problems with the spec or its Secrets are reported by Observe, before
 	// anything is sent, and never block a deletion, which needs only the name.
@@ -71,14 +71,6 @@ func userSpec(u *cachev1.CacheUser, password string) redis.UserSpec {
 		s.DenyCategories = append(s.DenyCategories, string(c))
 	}
 	return s
-}
-
-// observeMode lets a steady object's drift check read a node snapshot.
-func observeMode(obj managed.Object) snapshot.Mode {
-	if managed.Steady(obj) {
-		return snapshot.Cached
-	}
-	return snapshot.Live
 }
 
 type userExternal struct {

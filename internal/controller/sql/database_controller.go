@@ -29,7 +29,7 @@ func (c *databaseConnector) Connect(ctx context.Context, db *sqlv1.Database) (ma
 	if err != nil {
 		return nil, err
 	}
-	ext := &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: sqlengine.DatabaseSpec{Name: db.BackendName()}, mode: observeMode(db)}
+	ext := &databaseExternal{engine: srv.engine, engineName: string(srv.spec.Engine), spec: sqlengine.DatabaseSpec{Name: db.BackendName()}, mode: managed.ObserveMode(db)}
 	if p := db.Spec.Postgres; p != nil {
 		if srv.spec.Engine != sqlv1.EnginePostgres {
 			ext.err = managed.Invalid("spec.postgres is set but server " + db.Spec.ServerRef.Name + " runs " + string(srv.spec.Engine))
@@ -56,14 +56,6 @@ type databaseExternal struct {
 	mode       snapshot.Mode
 	// err is what Connect found wrong with the spec; it blocks all but Delete.
 	err error
-}
-
-// observeMode lets a steady object's drift check read a server snapshot.
-func observeMode(obj managed.Object) snapshot.Mode {
-	if managed.Steady(obj) {
-		return snapshot.Cached
-	}
-	return snapshot.Live
 }
 
 func (e *databaseExternal) Engine() string { return e.engineName }

@@ -37,7 +37,7 @@ func (c *userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (man
 	if err != nil {
 		return nil, err
 	}
-	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine), mode: observeMode(u)}
+	ext := &userExternal{userConnector: c, user: u, engine: srv.engine, engineName: string(srv.spec.Engine), mode: managed.ObserveMode(u)}
 	ext.spec = sqlengine.UserSpec{Name: u.BackendName(), ConnectionLimit: int(u.Spec.ConnectionLimit), MemberOf: u.Spec.MemberOf}
 	if u.Spec.Postgres != nil {
 		ext.spec.CreateDB, ext.spec.CreateRole = u.Spec.Postgres.CreateDB, u.Spec.Postgres.CreateRole
