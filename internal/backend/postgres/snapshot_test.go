@@ -50,10 +50,16 @@ func TestCachedObserveReadsOncePerServer(t *testing.T) {
 		}
 		return out
 	}
+	// The first steady pass needs no session in any database: each apply
+	// remembered its verdict.
+	first := e.sessions.Load()
 	for i, o := range observeAll(snapshot.Cached) {
 		if !o.UpToDate() {
 			t.Fatalf("object %d not up to date in the first cached pass: %+v", i, o)
 		}
+	}
+	if got := e.sessions.Load() - first; got != 1 {
+		t.Errorf("the first steady pass used %d sessions, want 1 (the snapshot)", got)
 	}
 
 	// A steady pass: one snapshot load, no in-database reads.

@@ -232,7 +232,21 @@ func TestCachedMatchesLiveAfterOutOfBandChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(snapshot.DefaultTTL)
+	// Poll until the snapshot has expired and the deleted user shows.
+	deadline := time.Now().Add(2 * snapshot.DefaultTTL)
+	for {
+		obs, err := c.Observe(ctx, specs[0], snapshot.Cached)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !obs.Exists {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cached observation still shows user_0 after %s", 2*snapshot.DefaultTTL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for i, s := range specs {
 		live, err := c.Observe(ctx, s, snapshot.Live)
 		if err != nil {
