@@ -347,7 +347,7 @@ func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec)
 	defer e.wrote("", spec.Name)
 	owner := e.owner(spec)
 	if spec.Owner != "" {
-		if err := e.requireRoles(ctx, spec.Owner); err != nil {
+		if err := e.require(ctx, []string{spec.Owner}, nil); err != nil {
 			return err
 		}
 	}
@@ -788,11 +788,6 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 		return err
 	}
 	return e.exec(ctx, e.cfg.AdminDatabase, "DROP ROLE IF EXISTS "+ident(name))
-}
-
-// requireRoles fails with DependencyMissing when a named role does not exist.
-func (e *Engine) requireRoles(ctx context.Context, roles ...string) error {
-	return e.require(ctx, roles, nil)
 }
 
 // require fails with DependencyMissing when a named role or database does not
