@@ -1,7 +1,8 @@
 // Package managed is the reconcile loop every managed kind shares: finalizer,
-// conflict and adoption checks, observe then create/repair/delete through a
-// small External port, conditions, events and requeueing. Kinds plug in a
-// Connector; the loop never imports a backend driver.
+// conflict and adoption checks, validation, observe then create/repair/delete
+// through a small External port, conditions, events, metrics and requeueing.
+// Kinds plug in a Connector and are wired by Setup; the loop never imports a
+// backend driver.
 package managed
 
 import (
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 )
 
 // Object is what a managed kind exposes to the loop.
@@ -28,17 +30,17 @@ type Object interface {
 }
 
 // Observation is what External.Observe found.
-type Observation struct {
-	// Exists is true when the backend object exists.
-	Exists bool
-	// Drift lists differences from the spec; empty when up to date.
-	Drift []string
-}
+type Observation = port.Observation
 
 // External is one object's view of its backend, valid for one reconcile.
+// The loop calls Validate before Observe, Apply and Publish, and never
+// before Delete, so a spec that cannot be applied never blocks a deletion.
 type External interface {
 	// Engine names the backend for metrics, such as postgres.
 	Engine() string
+	// Validate checks the spec against the engine and loads what Apply needs
+	// (a password, a rendered Secret) before anything is written.
+	Validate(ctx context.Context) error
 	Observe(ctx context.Context) (Observation, error)
 	// Apply creates the backend object or repairs every difference.
 	Apply(ctx context.Context) error
@@ -49,8 +51,14 @@ type External interface {
 	Publish(ctx context.Context) error
 }
 
-// Connector resolves an object's server and spec into an External. Its errors
-// are reported with their reason (see Reasoned).
+// Connector resolves an object's server into an External. Its errors are
+// reported with their reason (see Reasoned).
 type Connector[T Object] interface {
 	Connect(ctx context.Context, obj T) (External, error)
 }
+
+// ConnectorFunc is a Connector made of a function.
+type ConnectorFunc[T Object] func(ctx context.Context, obj T) (External, error)
+
+// Connect calls f.
+func (f ConnectorFunc[T]) Connect(ctx context.Context, obj T) (External, error) { return f(ctx, obj) }

@@ -61,15 +61,16 @@ func Invalid(message string) error {
 	return &Reasoned{Reason: ReasonInvalidSpec, Message: message, Terminal: true}
 }
 
-// classify extracts reason, message and retry behaviour from err.
+// classify extracts reason, message and retry class from err. The class is
+// carried by the error (Reasoned, backenderr.Error), never inferred from
+// its reason.
 func classify(err error) Reasoned {
 	var r *Reasoned
 	if errors.As(err, &r) {
 		return *r
 	}
 	if be, ok := backenderr.As(err); ok {
-		return Reasoned{Reason: be.Reason, Message: be.Message, Terminal: be.Terminal,
-			Wait: be.Reason == backenderr.ReasonDependencyMissing || be.Reason == backenderr.ReasonDeletionBlocked, Err: err}
+		return Reasoned{Reason: be.Reason, Message: be.Message, Terminal: be.Terminal, Wait: be.Wait, Err: err}
 	}
 	return Reasoned{Reason: backenderr.ReasonBackendError, Message: "unexpected error; see the operator log", Err: err}
 }

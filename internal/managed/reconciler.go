@@ -1,6 +1,7 @@
 package managed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/metrics"
 )
@@ -33,53 +36,74 @@ const ClaimIndex = ".status.claimKey"
 // maxDriftLines bounds the drift listed in status.
 const maxDriftLines = 20
 
-// Options tune the loop.
+// Options tune the loop. The zero value of a field means its default;
+// NewReconciler fills them in once.
 type Options struct {
 	// PollInterval is how often an object is re-observed for drift, plus up to
 	// 20% jitter (default 40s). Steady-state checks may read a server snapshot
 	// up to snapshot.DefaultTTL old, so drift is seen within a minute.
 	PollInterval time.Duration
-	// WaitInterval is how often an object waiting on something else is retried.
+	// WaitInterval is how often an object waiting on something else (a
+	// server not ready, a dependency not created yet) is retried, plus up to
+	// 20% jitter (default 5s). Servers that fail to connect retry at twice it.
 	WaitInterval time.Duration
-	// Timeout bounds one reconcile, backend calls included.
-	Timeout time.Duration
+	// BackendTimeout bounds the backend work of one reconcile: resolving the
+	// server, validating, observing, writing, deleting (default 60s).
+	BackendTimeout time.Duration
+	// StatusGrace is the time left after BackendTimeout to write the status
+	// that explains the outcome, a hung backend included (default 10s).
+	StatusGrace time.Duration
 }
 
-func (o *Options) defaults() {
-	if o.PollInterval == 0 {
-		// 48 s with jitter, plus a 5 s snapshot: drift is seen within a minute.
-		o.PollInterval = 40 * time.Second
-	}
-	if o.WaitInterval == 0 {
-		o.WaitInterval = 5 * time.Second
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 2 * time.Minute
-	}
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	// 48 s with jitter, plus a 5 s snapshot: drift is seen within a minute.
+	o.PollInterval = cmp.Or(o.PollInterval, 40*time.Second)
+	o.WaitInterval = cmp.Or(o.WaitInterval, 5*time.Second)
+	o.BackendTimeout = cmp.Or(o.BackendTimeout, 60*time.Second)
+	o.StatusGrace = cmp.Or(o.StatusGrace, 10*time.Second)
+	return o
 }
 
-// Reconciler runs the managed loop for kind T; L is its list type.
-type Reconciler[T Object, L client.ObjectList] struct {
-	Client    client.Client
-	Recorder  events.EventRecorder
+// Kind describes a managed kind to the loop: its name (for logs, events and
+// metrics), how to make empty objects and lists, and its Connector.
+type Kind[T Object, L client.ObjectList] struct {
+	// Name is the API kind, such as Database.
+	Name      string
+	NewObj    func() T
+	NewList   func() L
 	Connector Connector[T]
-	// Kind names the kind in logs and metrics.
-	Kind    string
-	NewObj  func() T
-	NewList func() L
-	Items   func(L) []T
-	Options Options
 }
 
-// Reconcile drives one object toward its spec.
+// Reconciler runs the managed loop for kind T; L is its list type. Build it
+// with NewReconciler.
+type Reconciler[T Object, L client.ObjectList] struct {
+	client   client.Client
+	reader   client.Reader
+	recorder events.EventRecorder
+	kind     Kind[T, L]
+	opts     Options
+	versions versions
+}
+
+// NewReconciler returns the loop for kind k. c is the manager's (cached)
+// client; reader reads from the API server itself (the manager's APIReader)
+// when the cached copy may predate the loop's own last write; recorder may
+// be nil. opts are defaulted here, once.
+func NewReconciler[T Object, L client.ObjectList](c client.Client, reader client.Reader, recorder events.EventRecorder, k Kind[T, L], opts Options) *Reconciler[T, L] {
+	return &Reconciler[T, L]{client: c, reader: reader, recorder: recorder, kind: k, opts: opts.WithDefaults()}
+}
+
+// Reconcile drives one object toward its spec. Backend work gets
+// BackendTimeout; the status patch that reports the outcome always gets the
+// StatusGrace after it.
 func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, err error) {
-	r.Options.defaults()
-	ctx, cancel := context.WithTimeout(ctx, r.Options.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.BackendTimeout+r.opts.StatusGrace)
 	defer cancel()
 
-	obj := r.NewObj()
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+	obj, found, err := r.get(ctx, req.NamespacedName)
+	if err != nil || !found {
+		return reconcile.Result{}, err
 	}
 	before := obj.DeepCopyObject().(T)
 	st := obj.ManagedStatus()
@@ -90,20 +114,60 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 		st.BackendName = obj.BackendName()
 	}
 
-	// One status patch at the end, diffed against what the server holds.
+	// One status patch at the end, diffed against what the server holds, on
+	// the outer context: a hung backend cannot take its time.
 	defer func() {
 		if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
-			err = perr
+			result, err = r.apiError(ctx, perr)
 		}
 	}()
 
+	bctx, bcancel := context.WithTimeout(ctx, r.opts.BackendTimeout)
+	defer bcancel()
 	if renamed {
-		return r.report(ctx, obj, Invalid(fmt.Sprintf("spec.name cannot change the backend name from %q to %q; remove spec.name or set it back", st.BackendName, obj.BackendName())))
+		return r.report(bctx, obj, Invalid(fmt.Sprintf("spec.name cannot change the backend name from %q to %q; remove spec.name or set it back", st.BackendName, obj.BackendName())))
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return r.finalize(ctx, obj)
+		return r.finalize(bctx, obj)
 	}
-	return r.reconcile(ctx, obj)
+	return r.reconcile(bctx, obj)
+}
+
+// get reads the object from the cache, or from the API server when the
+// cached copy may predate the loop's own last write (see versions). It
+// reports false when the object is gone.
+func (r *Reconciler[T, L]) get(ctx context.Context, key client.ObjectKey) (T, bool, error) {
+	var none T
+	obj := r.kind.NewObj()
+	if err := r.client.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.versions.forget(key)
+			return none, false, nil
+		}
+		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
+	}
+	if r.reader == nil || r.versions.current(key, obj.GetResourceVersion()) {
+		return obj, true, nil
+	}
+	if err := r.reader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.versions.forget(key)
+			return none, false, nil
+		}
+		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
+	}
+	r.versions.saw(key, obj.GetResourceVersion())
+	return obj, true, nil
+}
+
+// apiError turns a failed API write into a result: a conflict (someone else
+// wrote the object first) is retried quietly, soon; anything else is an error.
+func (r *Reconciler[T, L]) apiError(ctx context.Context, err error) (reconcile.Result, error) {
+	if apierrors.IsConflict(err) {
+		log.FromContext(ctx).V(1).Info("conflict writing the object; retrying")
+		return reconcile.Result{RequeueAfter: wait.Jitter(time.Second, 0.5)}, nil
+	}
+	return reconcile.Result{}, err
 }
 
 func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Result, error) {
@@ -111,11 +175,15 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	if other, err := r.conflicting(ctx, obj); err != nil {
 		return reconcile.Result{}, err
 	} else if other != "" {
-		return r.report(ctx, obj, Wait(ReasonConflict, fmt.Sprintf("%s %q is already claimed by %s; this object changes nothing", r.Kind, obj.BackendName(), other)))
+		return r.report(ctx, obj, Wait(ReasonConflict, fmt.Sprintf("%s %q is already claimed by %s; this object changes nothing", r.kind.Name, obj.BackendName(), other)))
 	}
 
-	ext, err := r.Connector.Connect(ctx, obj)
+	ext, err := r.kind.Connector.Connect(ctx, obj)
 	if err != nil {
+		return r.report(ctx, obj, err)
+	}
+	// Validation comes before anything reaches the backend, in one place.
+	if err := ext.Validate(ctx); err != nil {
 		return r.report(ctx, obj, err)
 	}
 	obs, err := r.observe(ctx, ext)
@@ -125,19 +193,19 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	owned := holds(obj)
 	if obs.Exists && !owned && !obj.AdoptExisting() {
 		return r.report(ctx, obj, Wait(ReasonAlreadyExists, fmt.Sprintf(
-			"%s %q already exists on the server and was not created by this object; set spec.adoptExisting: true to manage it", r.Kind, obj.BackendName())))
+			"%s %q already exists on the server and was not created by this object; set spec.adoptExisting: true to manage it", r.kind.Name, obj.BackendName())))
 	}
 	st.Drift = truncate(obs.Drift)
 	if len(obs.Drift) > 0 {
-		metrics.DriftDetected(r.Kind)
+		metrics.DriftDetected(r.kind.Name)
 	}
 
 	if obj.ManagementPolicy() == common.ManagementObserve {
 		switch {
 		case !obs.Exists:
-			return r.report(ctx, obj, Wait(ReasonNotFound, fmt.Sprintf("%s %q does not exist; managementPolicy Observe does not create it", r.Kind, obj.BackendName())))
+			return r.report(ctx, obj, Wait(ReasonNotFound, fmt.Sprintf("%s %q does not exist; managementPolicy Observe does not create it", r.kind.Name, obj.BackendName())))
 		case len(obs.Drift) > 0:
-			return r.report(ctx, obj, Wait(ReasonDrifted, fmt.Sprintf("%s %q differs from the spec (see status.drift); managementPolicy Observe leaves it", r.Kind, obj.BackendName())))
+			return r.report(ctx, obj, Wait(ReasonDrifted, fmt.Sprintf("%s %q differs from the spec (see status.drift); managementPolicy Observe leaves it", r.kind.Name, obj.BackendName())))
 		}
 		return r.ready(ctx, obj, ext, "observed, matches the spec")
 	}
@@ -146,25 +214,25 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	// the intent to create: a crash after the create leaves an object this
 	// one recognises as its own (see holds), never a duplicate or an orphan.
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
-		return reconcile.Result{}, err
+		return r.apiError(ctx, err)
 	}
 	switch {
 	case !obs.Exists:
 		if err := r.apply(ctx, ext); err != nil {
 			return r.report(ctx, obj, err)
 		}
-		r.event(obj, corev1.EventTypeNormal, "Created", "Create", fmt.Sprintf("created %s %q", r.Kind, obj.BackendName()))
+		r.event(obj, corev1.EventTypeNormal, "Created", "Create", fmt.Sprintf("created %s %q", r.kind.Name, obj.BackendName()))
 	case len(obs.Drift) > 0:
 		if err := r.apply(ctx, ext); err != nil {
 			return r.report(ctx, obj, err)
 		}
 		verb := "updated"
 		if owned {
-			r.event(obj, corev1.EventTypeNormal, "Updated", "Update", fmt.Sprintf("%s %s %q: %s", verb, r.Kind, obj.BackendName(), summary(obs.Drift)))
+			r.event(obj, corev1.EventTypeNormal, "Updated", "Update", fmt.Sprintf("%s %s %q: %s", verb, r.kind.Name, obj.BackendName(), summary(obs.Drift)))
 		}
 	}
 	if !owned && obs.Exists {
-		r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", fmt.Sprintf("adopted existing %s %q", r.Kind, obj.BackendName()))
+		r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", fmt.Sprintf("adopted existing %s %q", r.kind.Name, obj.BackendName()))
 	}
 	st.Managed, st.Drift = true, nil
 	return r.ready(ctx, obj, ext, "")
@@ -176,11 +244,11 @@ func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, messa
 		return r.report(ctx, obj, err)
 	}
 	if message == "" {
-		message = fmt.Sprintf("%s %q matches the spec", r.Kind, obj.BackendName())
+		message = fmt.Sprintf("%s %q matches the spec", r.kind.Name, obj.BackendName())
 	}
 	setReady(obj, metav1.ConditionTrue, ReasonAvailable, message)
 	obj.ManagedStatus().ObservedGeneration = obj.GetGeneration()
-	return reconcile.Result{RequeueAfter: wait.Jitter(r.Options.PollInterval, 0.2)}, nil
+	return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.PollInterval, 0.2)}, nil
 }
 
 // finalize handles a deleted object according to its deletion policy.
@@ -191,8 +259,8 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 	// The finalizer is only ever added by an object that holds its backend
 	// object (see holds), so nothing else is deleted.
 	if obj.DeletionPolicy() == common.DeletionDelete && obj.ManagementPolicy() == common.ManagementManage {
-		setReady(obj, metav1.ConditionFalse, ReasonDeleting, fmt.Sprintf("deleting %s %q", r.Kind, obj.BackendName()))
-		ext, err := r.Connector.Connect(ctx, obj)
+		setReady(obj, metav1.ConditionFalse, ReasonDeleting, fmt.Sprintf("deleting %s %q", r.kind.Name, obj.BackendName()))
+		ext, err := r.kind.Connector.Connect(ctx, obj)
 		if err != nil {
 			return r.report(ctx, obj, err)
 		}
@@ -202,31 +270,32 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 		if err != nil {
 			return r.report(ctx, obj, err)
 		}
-		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", fmt.Sprintf("deleted %s %q", r.Kind, obj.BackendName()))
+		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", fmt.Sprintf("deleted %s %q", r.kind.Name, obj.BackendName()))
 	}
 	controllerutil.RemoveFinalizer(obj, Finalizer)
-	if err := r.Client.Update(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-		return reconcile.Result{}, fmt.Errorf("remove finalizer: %w", err)
+	if err := r.client.Update(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return r.apiError(ctx, fmt.Errorf("remove finalizer: %w", err))
 	}
+	r.versions.forget(client.ObjectKeyFromObject(obj))
 	return reconcile.Result{}, nil
 }
 
 // conflicting returns a description of another object that wins the claim
 // on the same backend object, or "".
 func (r *Reconciler[T, L]) conflicting(ctx context.Context, obj T) (string, error) {
-	list := r.NewList()
-	if err := r.Client.List(ctx, list, client.MatchingFields{ClaimIndex: obj.ClaimKey()}); err != nil {
+	list := r.kind.NewList()
+	if err := r.client.List(ctx, list, client.MatchingFields{ClaimIndex: obj.ClaimKey()}); err != nil {
 		return "", fmt.Errorf("list claimants: %w", err)
 	}
-	for _, o := range r.Items(list) {
-		if o.GetUID() == obj.GetUID() {
-			continue
+	winner := ""
+	err := meta.EachListItem(list, func(item runtime.Object) error {
+		o, ok := item.(T)
+		if ok && winner == "" && o.GetUID() != obj.GetUID() && beats(o, obj) {
+			winner = fmt.Sprintf("%s %s/%s", r.kind.Name, o.GetNamespace(), o.GetName())
 		}
-		if beats(o, obj) {
-			return fmt.Sprintf("%s %s/%s", r.Kind, o.GetNamespace(), o.GetName()), nil
-		}
-	}
-	return "", nil
+		return nil
+	})
+	return winner, err
 }
 
 // holds reports whether obj created or adopted its backend object, or set
@@ -274,18 +343,21 @@ func (r *Reconciler[T, L]) ensureFinalizer(ctx context.Context, obj T) error {
 	cp := obj.DeepCopyObject().(T)
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
 	controllerutil.AddFinalizer(cp, Finalizer)
-	if err := r.Client.Patch(ctx, cp, patch); err != nil {
+	if err := r.client.Patch(ctx, cp, patch); err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
 	}
 	obj.SetFinalizers(cp.GetFinalizers())
 	obj.SetResourceVersion(cp.GetResourceVersion())
+	r.versions.saw(client.ObjectKeyFromObject(obj), cp.GetResourceVersion())
 	return nil
 }
 
 // report records a failure in the Ready condition and decides how to retry.
 func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconcile.Result, error) {
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = errors.Join(err, ctx.Err())
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The backend hung: say so, whatever error the driver made of it.
+		err = backenderr.New(backenderr.ReasonUnavailable, fmt.Sprintf(
+			"the backend did not answer within %s", r.opts.BackendTimeout), errors.Join(err, ctx.Err()))
 	}
 	c := classify(err)
 	prev := meta.FindStatusCondition(obj.ManagedStatus().Conditions, ConditionReady)
@@ -301,14 +373,14 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 		if c.Err != nil {
 			log.FromContext(ctx).V(1).Info("waiting", "reason", c.Reason, "detail", c.Err.Error())
 		}
-		return reconcile.Result{RequeueAfter: wait.Jitter(r.Options.WaitInterval, 0.2)}, nil
+		return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval, 0.2)}, nil
 	}
 	return reconcile.Result{}, err
 }
 
 func (r *Reconciler[T, L]) event(obj T, eventType, reason, action, note string) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, eventType, reason, action, "%s", note)
+	if r.recorder != nil {
+		r.recorder.Eventf(obj, nil, eventType, reason, action, "%s", note)
 	}
 }
 
@@ -330,12 +402,13 @@ func (r *Reconciler[T, L]) patchStatus(ctx context.Context, before, obj T) error
 	if string(data) == "{}" {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil {
+	if err := r.client.Status().Patch(ctx, obj, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
+	r.versions.saw(client.ObjectKeyFromObject(obj), obj.GetResourceVersion())
 	return nil
 }
 

@@ -5,6 +5,7 @@ package operator
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/credentials"
+	"github.com/backend-operator/backend-operator/internal/managed"
 )
 
 // Scheme holds every kind the operator reads or writes.
@@ -50,7 +52,9 @@ type Config struct {
 	ProbeAddr        string
 	LeaderElection   bool
 	LeaderElectionNS string
-	SQL              sql.Options
+	// Controllers tune the controllers of every group: poll and wait
+	// intervals, backend timeout, concurrency. Zero fields get their defaults.
+	Controllers managed.GroupOptions
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero
 	// keeps controller-runtime's defaults.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
@@ -58,7 +62,29 @@ type Config struct {
 	KeepLeaseOnStop bool
 	// Restartable allows building several managers in one process (tests).
 	Restartable bool
-	Cache       cachectrl.Options
+}
+
+// BindFlags binds the flags cmd/main exposes to cfg. The in-process
+// harnesses (tests, make dev, make bench) parse the same flags with
+// ParseFlags, so that they run with the binary's own defaults.
+func BindFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
+	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica writes.")
+	fs.StringVar(&cfg.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's).")
+	o := &cfg.Controllers
+	fs.DurationVar(&o.PollInterval, "poll-interval", 40*time.Second, "How often each object and server is re-observed for drift, plus up to 20% jitter; with the 5 s server snapshot, drift is seen within a minute by default.")
+	fs.DurationVar(&o.WaitInterval, "wait-interval", 5*time.Second, "How often an object waiting on something else is retried, plus up to 20% jitter; a server that fails to connect is retried at twice this.")
+	fs.DurationVar(&o.BackendTimeout, "backend-timeout", 60*time.Second, "Deadline of the backend work of one reconcile; the status explaining a timeout is written after it.")
+	fs.IntVar(&o.Concurrency, "concurrency", 8, "Objects of each kind reconciled at once.")
+}
+
+// ParseFlags returns the Config that cmd/main would build from args.
+func ParseFlags(args ...string) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("backend-operator", flag.ContinueOnError)
+	BindFlags(fs, &cfg)
+	return cfg, fs.Parse(args)
 }
 
 // New returns a manager with every controller registered.
@@ -107,10 +133,10 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := sql.Setup(ctx, mgr, sql.NewEngines(), cfg.SQL); err != nil {
+	if err := sql.Setup(ctx, mgr, sql.NewEngines(), cfg.Controllers); err != nil {
 		return nil, fmt.Errorf("set up SQL controllers: %w", err)
 	}
-	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.Cache); err != nil {
+	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.Controllers); err != nil {
 		return nil, fmt.Errorf("set up cache controllers: %w", err)
 	}
 	return mgr, nil

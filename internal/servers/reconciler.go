@@ -1,15 +1,16 @@
 // Package servers runs the server kinds of every API group (DatabaseServer,
-// CacheServer and their cluster-scoped twins): read the admin Secret,
-// connect, ask the server who it is, keep its client in a Registry and report
-// Ready. Objects that live on a server find its client with Resolve. A group
-// plugs in a Group: where its kinds keep login and status, and how to connect.
+// CacheServer, MessagingServer and their cluster-scoped twins): read the
+// login its engine declares from the admin Secret, connect, ask the server
+// who it is, keep its client in a Registry and report Ready. Objects that
+// live on a server find its client with Resolve. A group plugs in one
+// Connect function per server kind family.
 package servers
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,7 +22,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -29,6 +29,7 @@ import (
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/managed"
 )
 
@@ -45,174 +46,160 @@ type Object interface {
 	// ServerKey names the server as references to it do; it keys the
 	// server's client in a Registry.
 	ServerKey() string
+	// Access is the engine, login, TLS and tenancy of the server.
+	Access() common.ServerAccess
+	// CommonStatus is the status every server kind shares.
+	CommonStatus() *common.ServerStatus
 }
 
-// Status points into the status of a server.
-type Status struct {
-	Conditions         *[]metav1.Condition
-	ObservedGeneration *int64
-	// CredentialsVersion is the resourceVersion of the admin Secret last used.
-	CredentialsVersion *string
-}
-
-// Login is what a server's Secrets hold.
-type Login struct {
-	Username, Password string
-	// TLSMode is spec.tls.mode, disable when unset.
-	TLSMode string
-	// CAPEM is the CA bundle spec.tls.caSecretRef names, if any.
-	CAPEM []byte
-}
-
-// Group is what differs between the server kinds of the API groups.
-type Group[T Object] interface {
-	// Login returns obj's spec.adminCredentials and spec.tls.
-	Login(obj T) (common.AdminCredentials, *common.TLS)
-	// Status points into obj's status.
-	Status(obj T) Status
-	// Cluster reports whether obj's kind is cluster-scoped and, if so, its
-	// spec.allowedNamespaces.
-	Cluster(obj T) (bool, *common.AllowedNamespaces)
-	// Connect opens or reuses obj's client with login and asks the server
-	// who it is. On success it records what it found in obj's status (such
-	// as version and flavor) and returns the message of the Ready condition.
-	Connect(ctx context.Context, obj T, login Login) (string, error)
-}
-
-// Reconciler connects to the servers of kind T, keeps their clients in
-// Clients and reports Ready when the admin login authenticated.
-type Reconciler[T Object, C interface{ Close() }] struct {
-	Client client.Client
-	// Reader reads referenced Secrets directly, so the manager caches none of them.
-	Reader   client.Reader
-	Recorder events.EventRecorder
-	Group    Group[T]
-	Clients  *Registry[C]
-	NewObj   func() T
-	Options  managed.Options
-	// UsernameOptional accepts an admin Secret without a username (Redis's
-	// default user).
-	UsernameOptional bool
-	// HideErrors reports errors without a reason as "unexpected error; see
-	// the operator log" rather than by their text.
+// Kind describes one server kind of a group to the loop.
+type Kind[T Object, C port.Server] struct {
+	// Name is the API kind, such as DatabaseServer.
+	Name   string
+	NewObj func() T
+	// Login lists the Secret keys the group's engines read from the admin
+	// Secret.
+	Login []LoginKey
+	// Connect opens or reuses obj's client in clients with login and asks
+	// the server who it is. On success it records what it found in obj's
+	// status (such as version and flavor) and returns the Ready message.
+	Connect func(ctx context.Context, obj T, login Login) (string, error)
+	// HideErrors reports unclassified connect errors as "unexpected error;
+	// see the operator log" rather than by their text, for drivers whose
+	// errors may quote what they were sent.
 	HideErrors bool
 }
 
-// SetupWithManager indexes the Secrets the servers of kind T reference
-// under SecretIndex and registers r as the controller called name: it runs
-// when a server's spec changes and when secretToServers maps a Secret to it.
-func (r *Reconciler[T, C]) SetupWithManager(ctx context.Context, mgr ctrl.Manager, name string, secretToServers handler.MapFunc, opts controller.Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, r.NewObj(), SecretIndex, func(o client.Object) []string {
-		creds, tls := r.Group.Login(o.(T))
-		keys := []string{cmp.Or(o.GetNamespace(), creds.SecretRef.Namespace) + "/" + creds.SecretRef.Name}
-		if tls != nil && tls.CASecretRef != nil {
-			keys = append(keys, cmp.Or(o.GetNamespace(), tls.CASecretRef.Namespace)+"/"+tls.CASecretRef.Name)
-		}
-		return keys
+// Reconciler connects to the servers of one kind, keeps their clients in a
+// Registry and reports Ready when the admin login authenticated. Build it
+// with NewReconciler.
+type Reconciler[T Object, C port.Server] struct {
+	client   client.Client
+	reader   client.Reader
+	recorder events.EventRecorder
+	kind     Kind[T, C]
+	clients  *Registry[C]
+	opts     managed.Options
+}
+
+// NewReconciler returns the server loop for kind k. reader reads referenced
+// Secrets directly, so that the manager caches none of them. opts are
+// defaulted here, once: a server that fails to connect, for whatever reason,
+// is tried again every 2×WaitInterval, and a Ready one every PollInterval.
+func NewReconciler[T Object, C port.Server](c client.Client, reader client.Reader, recorder events.EventRecorder, k Kind[T, C], clients *Registry[C], opts managed.Options) *Reconciler[T, C] {
+	return &Reconciler[T, C]{client: c, reader: reader, recorder: recorder, kind: k, clients: clients, opts: opts.WithDefaults()}
+}
+
+// Setup registers kind k's server loop with mgr: an index of the Secrets
+// each server references, and a watch that wakes a server when one changes.
+func Setup[T Object, C port.Server](ctx context.Context, mgr ctrl.Manager, k Kind[T, C], clients *Registry[C], opts managed.GroupOptions, list client.ObjectList) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, k.NewObj(), SecretIndex, func(o client.Object) []string {
+		return secretKeys(o.(T))
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named(name).
-		For(r.NewObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToServers)).
-		WithOptions(opts).
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), k, clients, opts.Options)
+	return ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(k.Name)).
+		For(k.NewObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managed.MapByIndex(mgr.GetClient(), SecretIndex, managed.NamespacedKey, list))).
+		WithOptions(opts.Controller()).
 		Complete(r)
 }
 
-// Reconcile connects to the server and records what it found.
+// secretKeys are the "<namespace>/<name>" of every Secret obj references.
+func secretKeys(obj Object) []string {
+	a := obj.Access()
+	keys := []string{cmp.Or(obj.GetNamespace(), a.Credentials.SecretRef.Namespace) + "/" + a.Credentials.SecretRef.Name}
+	if a.TLS != nil {
+		if ref := a.TLS.CASecretRef; ref != nil {
+			keys = append(keys, cmp.Or(obj.GetNamespace(), ref.Namespace)+"/"+ref.Name)
+		}
+		if ref := a.TLS.ClientCertSecretRef; ref != nil {
+			keys = append(keys, cmp.Or(obj.GetNamespace(), ref.Namespace)+"/"+ref.Name)
+		}
+	}
+	return keys
+}
+
+// Reconcile connects to the server and records what it found. The connect
+// gets the backend timeout; the status write always gets its grace after it.
 func (r *Reconciler[T, C]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.BackendTimeout+r.opts.StatusGrace)
 	defer cancel()
-	obj := r.NewObj()
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+	obj := r.kind.NewObj()
+	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			gone := r.NewObj()
+			gone := r.kind.NewObj()
 			gone.SetNamespace(req.Namespace)
 			gone.SetName(req.Name)
-			r.Clients.Drop(gone.ServerKey())
+			r.clients.Drop(gone.ServerKey())
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		r.Clients.Drop(obj.ServerKey())
+		r.clients.Drop(obj.ServerKey())
 		return reconcile.Result{}, nil
 	}
 	before := obj.DeepCopyObject().(T)
-	msg, credVersion, err := r.connect(ctx, obj)
-	st := r.Group.Status(obj)
-	prev := meta.FindStatusCondition(*st.Conditions, managed.ConditionReady)
+	bctx, bcancel := context.WithTimeout(ctx, r.opts.BackendTimeout)
+	msg, credVersion, err := r.connect(bctx, obj)
+	if err != nil && bctx.Err() != nil {
+		err = backenderr.New(backenderr.ReasonUnavailable, fmt.Sprintf("the server did not answer within %s", r.opts.BackendTimeout), err)
+	}
+	bcancel()
+	st := obj.CommonStatus()
+	prev := meta.FindStatusCondition(st.Conditions, managed.ConditionReady)
 	var result reconcile.Result
 	if err != nil {
-		reason, message := backenderr.ReasonBackendError, err.Error()
-		if r.HideErrors {
-			message = "unexpected error; see the operator log"
-		}
-		var rs *managed.Reasoned
-		if errors.As(err, &rs) {
-			reason, message = rs.Reason, rs.Message
-		} else if be, ok := backenderr.As(err); ok {
-			reason, message = be.Reason, be.Message
-		}
+		reason, message := r.describe(err)
 		// prev points into the conditions: compare before SetReady changes it.
 		if prev == nil || prev.Reason != reason {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Connect", "%s", message)
+			r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Connect", "%s", message)
 		}
-		managed.SetReady(st.Conditions, obj.GetGeneration(), metav1.ConditionFalse, reason, message)
+		managed.SetReady(&st.Conditions, obj.GetGeneration(), metav1.ConditionFalse, reason, message)
 		log.FromContext(ctx).Info("server not ready", "reason", reason, "error", err.Error())
 		// Poll rather than hot-loop: dependents report ServerNotReady meanwhile.
-		result = reconcile.Result{RequeueAfter: wait.Jitter(r.Options.WaitInterval*2, 0.2)}
+		result = reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval*2, 0.2)}
 	} else {
 		if prev == nil || prev.Status != metav1.ConditionTrue {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, ReasonConnected, "Connect", "%s", msg)
+			r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, ReasonConnected, "Connect", "%s", msg)
 		}
-		managed.SetReady(st.Conditions, obj.GetGeneration(), metav1.ConditionTrue, ReasonConnected, msg)
-		*st.CredentialsVersion, *st.ObservedGeneration = credVersion, obj.GetGeneration()
-		result = reconcile.Result{RequeueAfter: wait.Jitter(r.Options.PollInterval, 0.2)}
+		managed.SetReady(&st.Conditions, obj.GetGeneration(), metav1.ConditionTrue, ReasonConnected, msg)
+		st.CredentialsVersion, st.ObservedGeneration = credVersion, obj.GetGeneration()
+		result = reconcile.Result{RequeueAfter: wait.Jitter(r.opts.PollInterval, 0.2)}
 	}
-	if err := managed.PatchStatusIfChanged(ctx, r.Client, before, obj); err != nil {
+	if err := managed.PatchStatusIfChanged(ctx, r.client, before, obj); err != nil {
+		if apierrors.IsConflict(err) {
+			return reconcile.Result{RequeueAfter: wait.Jitter(time.Second, 0.5)}, nil
+		}
 		return reconcile.Result{}, err
 	}
 	return result, nil
 }
 
-// connect reads the login from the admin Secret (and the CA bundle) and lets
-// the group connect with it. It returns the Ready message and the admin
-// Secret's resourceVersion.
+// describe gives the reason and message of a failed connect.
+func (r *Reconciler[T, C]) describe(err error) (string, string) {
+	var rs *managed.Reasoned
+	if be, ok := backenderr.As(err); ok {
+		return be.Reason, be.Message
+	}
+	if ok := asReasoned(err, &rs); ok {
+		return rs.Reason, rs.Message
+	}
+	if r.kind.HideErrors {
+		return backenderr.ReasonBackendError, "unexpected error; see the operator log"
+	}
+	return backenderr.ReasonBackendError, err.Error()
+}
+
+// connect reads the login (and the TLS material) and lets the kind connect
+// with it. It returns the Ready message and the admin Secret's resourceVersion.
 func (r *Reconciler[T, C]) connect(ctx context.Context, obj T) (string, string, error) {
-	creds, tls := r.Group.Login(obj)
-	secret, err := r.readSecret(ctx, obj, creds.SecretRef)
+	a := obj.Access()
+	login, version, err := readLogin(ctx, r.reader, obj, a, r.kind.Login)
 	if err != nil {
 		return "", "", err
 	}
-	userKey, passKey := cmp.Or(creds.UsernameKey, "username"), cmp.Or(creds.PasswordKey, "password")
-	login := Login{Username: string(secret.Data[userKey]), Password: string(secret.Data[passKey]), TLSMode: string(common.TLSDisable)}
-	switch {
-	case r.UsernameOptional && login.Password == "":
-		return "", "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf(
-			"Secret %q must hold the key %q (and %q unless the default user is meant)", secret.Name, passKey, userKey), nil)
-	case !r.UsernameOptional && (login.Username == "" || login.Password == ""):
-		return "", "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf(
-			"Secret %q must hold the keys %q and %q", secret.Name, userKey, passKey), nil)
-	}
-	if tls != nil {
-		login.TLSMode = string(cmp.Or(tls.Mode, common.TLSDisable))
-		if ref := tls.CASecretRef; ref != nil {
-			ca, err := r.readSecret(ctx, obj, ref.SecretReference)
-			if err != nil {
-				return "", "", err
-			}
-			key := cmp.Or(ref.Key, "ca.crt")
-			if login.CAPEM = ca.Data[key]; len(login.CAPEM) == 0 {
-				return "", "", managed.Fail(managed.ReasonSecretInvalid, fmt.Sprintf("Secret %q has no key %q", ca.Name, key), nil)
-			}
-		}
-	}
-	msg, err := r.Group.Connect(ctx, obj, login)
-	return msg, secret.ResourceVersion, err
-}
-
-// readSecret reads a referenced Secret straight from the API server. A
-// namespaced server reads from its own namespace only.
-func (r *Reconciler[T, C]) readSecret(ctx context.Context, obj T, ref common.SecretReference) (*corev1.Secret, error) {
-	return managed.ReadSecret(ctx, r.Reader, cmp.Or(obj.GetNamespace(), ref.Namespace), ref.Name)
+	msg, err := r.kind.Connect(ctx, obj, login)
+	return msg, version, err
 }

@@ -1,11 +1,15 @@
 package servers
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/backend-operator/backend-operator/internal/backend/port"
+)
 
 // Registry holds one open client (and so one bounded pool) per server, by
 // server key. Server reconcilers open and replace them; the reconcilers of
 // dependent objects look them up.
-type Registry[C interface{ Close() }] struct {
+type Registry[C port.Server] struct {
 	mu sync.Mutex
 	m  map[string]entry[C]
 }
@@ -16,7 +20,7 @@ type entry[C any] struct {
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry[C interface{ Close() }]() *Registry[C] {
+func NewRegistry[C port.Server]() *Registry[C] {
 	return &Registry[C]{m: map[string]entry[C]{}}
 }
 

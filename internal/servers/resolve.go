@@ -8,21 +8,26 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/managed"
 )
 
-// Resolve follows a serverRef from namespace ns: it reads the server of the
-// given kind and name into obj, a new object of that kind, and returns the
+// Resolve follows a serverRef from namespace ns: it reads the server called
+// name into obj, a new object of the referenced kind, and returns the
 // server's client from clients. The server must exist, admit ns when it is
-// cluster-scoped, and be Ready with an open client.
-func Resolve[T Object, C interface{ Close() }](ctx context.Context, c client.Client, g Group[T], clients *Registry[C], obj T, kind, name, ns string) (C, error) {
+// cluster-scoped, and be Ready with an open client; otherwise the error says
+// which (ServerNotFound, ServerNotAllowed, ServerNotReady), to be polled.
+func Resolve[T Object, C port.Server](ctx context.Context, c client.Client, clients *Registry[C], obj T, name, ns string) (C, error) {
 	var none C
-	if cluster, _ := g.Cluster(obj); cluster {
+	kind := fmt.Sprintf("%T", obj)
+	if gvk, err := c.GroupVersionKindFor(obj); err == nil {
+		kind = gvk.Kind
+	}
+	if obj.Access().Cluster {
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
 			return none, managed.ServerNotFound(err, fmt.Sprintf("%s %q not found", kind, name))
 		}
-		_, allowed := g.Cluster(obj)
-		ok, err := managed.AdmitsNamespace(ctx, c, allowed, ns)
+		ok, err := managed.AdmitsNamespace(ctx, c, obj.Access().AllowedNamespaces, ns)
 		if err != nil {
 			return none, err
 		}
@@ -33,7 +38,7 @@ func Resolve[T Object, C interface{ Close() }](ctx context.Context, c client.Cli
 	} else if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
 		return none, managed.ServerNotFound(err, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
 	}
-	ready := meta.FindStatusCondition(*g.Status(obj).Conditions, managed.ConditionReady)
+	ready := meta.FindStatusCondition(obj.CommonStatus().Conditions, managed.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue {
 		msg := fmt.Sprintf("%s %q is not ready", kind, name)
 		if ready != nil {

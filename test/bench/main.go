@@ -31,8 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
-	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 )
@@ -180,8 +178,7 @@ func run(o options) error {
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
 	mgr, err := operator.New(ctx, opCfg, operator.Config{
-		SQL:   sql.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency},
-		Cache: cachectrl.Options{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
+		Controllers: managed.GroupOptions{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
 	if err != nil {
 		return err
 	}

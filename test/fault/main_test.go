@@ -25,8 +25,6 @@ import (
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
-	"github.com/backend-operator/backend-operator/internal/controller/sql"
-	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
@@ -81,7 +79,7 @@ type operatorRun struct {
 func startOperator(t *testing.T, cfg operator.Config) *operatorRun {
 	t.Helper()
 	cfg.Restartable = true
-	cfg.SQL = sql.Options{Options: managed.Options{PollInterval: 2 * time.Second, WaitInterval: 300 * time.Millisecond}, Concurrency: 4}
+	cfg.Controllers = kubetest.Config("--poll-interval=2s", "--wait-interval=300ms", "--concurrency=4").Controllers
 	wc := &writeCounter{}
 	c := rest.CopyConfig(restCfg)
 	c.Wrap(wc.wrap)

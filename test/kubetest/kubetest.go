@@ -77,6 +77,17 @@ func (e *Env) RunOperator(ctx context.Context, cfg operator.Config) error {
 	return nil
 }
 
+// Config is the operator configuration cmd/main builds from args (the
+// binary's own flags and defaults), with the metrics and probe listeners off
+// so that several operators can run in one machine.
+func Config(args ...string) operator.Config {
+	cfg, err := operator.ParseFlags(append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...)...)
+	if err != nil {
+		panic(err) // the tests' own flags
+	}
+	return cfg
+}
+
 // SetLogger sends the operator's log to a new temporary file named after
 // pattern, so that test output stays readable; TEST_LOG=1 sends it to stderr.
 func SetLogger(pattern string) {

@@ -26,9 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
-	"github.com/backend-operator/backend-operator/internal/controller/sql"
-	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
@@ -155,12 +152,8 @@ func (r redisLogger) Printf(_ context.Context, format string, v ...any) { r.l.Pr
 
 // startOperator runs the operator in-process with short intervals.
 func startOperator() (func() error, error) {
-	opts := managed.Options{PollInterval: 2 * time.Second, WaitInterval: 300 * time.Millisecond}
-	cfg := operator.Config{
-		Restartable: true,
-		SQL:         sql.Options{Options: opts, Concurrency: 4},
-		Cache:       cachectrl.Options{Options: opts, Concurrency: 4},
-	}
+	cfg := kubetest.Config("--poll-interval=2s", "--wait-interval=300ms", "--concurrency=4")
+	cfg.Restartable = true
 	ctx, cancel := context.WithCancel(context.Background())
 	mgr, err := operator.New(ctx, restCfg, cfg)
 	if err != nil {

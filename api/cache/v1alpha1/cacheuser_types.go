@@ -130,13 +130,7 @@ type CacheUserSpec struct {
 // CacheUserStatus is the observed state of a CacheUser.
 type CacheUserStatus struct {
 	common.ManagedStatus `json:",inline"`
-	// binding names the connection Secret (Service Binding for Kubernetes).
-	// +optional
-	Binding *common.Binding `json:"binding,omitempty"`
-	// passwordVersion identifies the password last set: the resourceVersion of
-	// the Secret it came from.
-	// +optional
-	PasswordVersion string `json:"passwordVersion,omitempty"`
+	common.LoginStatus   `json:",inline"`
 }
 
 // +kubebuilder:object:root=true

@@ -76,3 +76,29 @@ func (u *CacheUser) Enabled() bool { return u.Spec.Enabled == nil || *u.Spec.Ena
 func (u *CacheUser) ConnectionSecretName() string {
 	return cmp.Or(u.Spec.ConnectionSecret.Name, u.Name+"-connection")
 }
+
+// Access says how to reach the server and who may use it.
+func (s *CacheServer) Access() common.ServerAccess {
+	return common.ServerAccess{Engine: string(s.Spec.Engine), Credentials: s.Spec.AdminCredentials, TLS: s.Spec.TLS}
+}
+
+// Access says how to reach the server and who may use it.
+func (s *ClusterCacheServer) Access() common.ServerAccess {
+	return common.ServerAccess{Engine: string(s.Spec.Engine), Credentials: s.Spec.AdminCredentials, TLS: s.Spec.TLS,
+		Cluster: true, AllowedNamespaces: s.Spec.AllowedNamespaces}
+}
+
+// CommonStatus returns the status every server kind shares.
+func (s *CacheServer) CommonStatus() *common.ServerStatus { return &s.Status.ServerStatus }
+
+// CommonStatus returns the status every server kind shares.
+func (s *ClusterCacheServer) CommonStatus() *common.ServerStatus { return &s.Status.ServerStatus }
+
+// Login returns the login status block.
+func (u *CacheUser) Login() *common.LoginStatus { return &u.Status.LoginStatus }
+
+// PasswordRef is spec.passwordSecretRef.
+func (u *CacheUser) PasswordRef() *common.SecretKeyReference { return u.Spec.PasswordSecretRef }
+
+// ConnectionSecretSpec is spec.connectionSecret.
+func (u *CacheUser) ConnectionSecretSpec() common.ConnectionSecret { return u.Spec.ConnectionSecret }

@@ -75,14 +75,7 @@ type NodeStatus struct {
 
 // CacheServerStatus reports what the operator found on the server.
 type CacheServerStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// conditions: Ready means every node answered and authenticated.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	common.ServerStatus `json:",inline"`
 	// version is the server version of the first node.
 	// +optional
 	Version string `json:"version,omitempty"`
@@ -93,9 +86,6 @@ type CacheServerStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	Nodes []NodeStatus `json:"nodes,omitempty"`
-	// credentialsVersion is the resourceVersion of the admin Secret last used.
-	// +optional
-	CredentialsVersion string `json:"credentialsVersion,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -87,6 +87,11 @@ type TLS struct {
 	// caSecretRef names the Secret key with the PEM CA bundle (default key ca.crt).
 	// +optional
 	CASecretRef *SecretKeyReference `json:"caSecretRef,omitempty"`
+	// clientCertSecretRef names a Secret with the client certificate and key
+	// the operator presents (keys tls.crt and tls.key, as in a
+	// kubernetes.io/tls Secret), for servers that require mutual TLS.
+	// +optional
+	ClientCertSecretRef *SecretReference `json:"clientCertSecretRef,omitempty"`
 }
 
 // AllowedNamespaces selects the namespaces whose objects may use a cluster-scoped server.
@@ -153,4 +158,45 @@ type ManagedStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	Drift []string `json:"drift,omitempty"`
+}
+
+// LoginStatus is the status every login kind (a user with a password and a
+// connection Secret) reports besides ManagedStatus.
+type LoginStatus struct {
+	// binding names the connection Secret (Service Binding for Kubernetes).
+	// +optional
+	Binding *Binding `json:"binding,omitempty"`
+	// passwordVersion identifies the password last set: the resourceVersion of
+	// the Secret it came from.
+	// +optional
+	PasswordVersion string `json:"passwordVersion,omitempty"`
+}
+
+// ServerStatus is the status every server kind reports.
+type ServerStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions: Ready means the operator connected and authenticated.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// credentialsVersion is the resourceVersion of the admin Secret last used.
+	// +optional
+	CredentialsVersion string `json:"credentialsVersion,omitempty"`
+}
+
+// ServerAccess is what every server kind says about reaching and sharing it.
+type ServerAccess struct {
+	// Engine is spec.engine.
+	Engine string
+	// Credentials is spec.adminCredentials.
+	Credentials AdminCredentials
+	// TLS is spec.tls, nil when unset.
+	TLS *TLS
+	// Cluster is true for the cluster-scoped kinds, whose AllowedNamespaces
+	// admit namespaces.
+	Cluster           bool
+	AllowedNamespaces *AllowedNamespaces
 }

@@ -101,3 +101,29 @@ func (s *ClusterDatabaseServer) ServerSpec() *DatabaseServerSpec { return &s.Spe
 
 // ServerStatus returns the status shared by both server kinds.
 func (s *ClusterDatabaseServer) ServerStatus() *DatabaseServerStatus { return &s.Status }
+
+// Access says how to reach the server and who may use it.
+func (s *DatabaseServer) Access() common.ServerAccess {
+	return common.ServerAccess{Engine: string(s.Spec.Engine), Credentials: s.Spec.AdminCredentials, TLS: s.Spec.TLS}
+}
+
+// Access says how to reach the server and who may use it.
+func (s *ClusterDatabaseServer) Access() common.ServerAccess {
+	return common.ServerAccess{Engine: string(s.Spec.Engine), Credentials: s.Spec.AdminCredentials, TLS: s.Spec.TLS,
+		Cluster: true, AllowedNamespaces: s.Spec.AllowedNamespaces}
+}
+
+// CommonStatus returns the status every server kind shares.
+func (s *DatabaseServer) CommonStatus() *common.ServerStatus { return &s.Status.ServerStatus }
+
+// CommonStatus returns the status every server kind shares.
+func (s *ClusterDatabaseServer) CommonStatus() *common.ServerStatus { return &s.Status.ServerStatus }
+
+// Login returns the login status block.
+func (u *DatabaseUser) Login() *common.LoginStatus { return &u.Status.LoginStatus }
+
+// PasswordRef is spec.passwordSecretRef.
+func (u *DatabaseUser) PasswordRef() *common.SecretKeyReference { return u.Spec.PasswordSecretRef }
+
+// ConnectionSecretSpec is spec.connectionSecret.
+func (u *DatabaseUser) ConnectionSecretSpec() common.ConnectionSecret { return u.Spec.ConnectionSecret }

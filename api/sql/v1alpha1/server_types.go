@@ -59,23 +59,13 @@ type PostgresServerSpec struct {
 
 // DatabaseServerStatus reports what the operator found on the server.
 type DatabaseServerStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// conditions: Ready means the operator connected and authenticated.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	common.ServerStatus `json:",inline"`
 	// version is the server's version string.
 	// +optional
 	Version string `json:"version,omitempty"`
 	// flavor is the server product, such as PostgreSQL or MariaDB.
 	// +optional
 	Flavor string `json:"flavor,omitempty"`
-	// credentialsVersion is the resourceVersion of the admin Secret last used.
-	// +optional
-	CredentialsVersion string `json:"credentialsVersion,omitempty"`
 }
 
 // +kubebuilder:object:root=true

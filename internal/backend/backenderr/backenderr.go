@@ -31,6 +31,10 @@ type Error struct {
 	Message string
 	// Terminal marks failures that retrying cannot fix until the spec changes.
 	Terminal bool
+	// Wait marks expected states that go away by themselves or by someone
+	// else's action (a dependency not created yet, a deletion blocked by
+	// what the object still owns): they are polled, not retried with backoff.
+	Wait bool
 	// Err is the underlying cause, kept for logs.
 	Err error
 }
@@ -57,6 +61,18 @@ func Unavailable(err error) error {
 // New reports a failure with the given reason.
 func New(reason, message string, cause error) error {
 	return &Error{Reason: reason, Message: message, Err: cause}
+}
+
+// Missing reports something the spec names that does not exist yet; it is
+// polled until it appears.
+func Missing(message string, cause error) error {
+	return &Error{Reason: ReasonDependencyMissing, Message: message, Err: cause, Wait: true}
+}
+
+// Blocked reports a deletion that cannot finish as things are; it is polled
+// until the cause goes away.
+func Blocked(message string, cause error) error {
+	return &Error{Reason: ReasonDeletionBlocked, Message: message, Err: cause, Wait: true}
 }
 
 // As returns the classified error in err's chain, if any.

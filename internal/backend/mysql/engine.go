@@ -24,7 +24,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
+	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
 
@@ -37,7 +39,17 @@ const (
 	FlavorMySQL   = "MySQL"
 )
 
-func init() { sqlengine.Register(EngineName, Open) }
+func init() {
+	sqlengine.Register(EngineName, Open)
+	port.Register(sqlengine.KindDatabase, EngineName, port.Adapt(func(e *Engine) sqlengine.Databases { return databases{e} }))
+	port.Register(sqlengine.KindDatabaseUser, EngineName, port.Adapt(func(e *Engine) sqlengine.Users { return users{e} }))
+}
+
+// databases is the Database kind's client (sqlengine.Databases).
+type databases struct{ *Engine }
+
+// users is the DatabaseUser kind's client (sqlengine.Users).
+type users struct{ *Engine }
 
 // Engine is a connected MySQL or MariaDB server. MySQL connections are not
 // bound to a database, so one database/sql pool bounded by MaxConnections
@@ -99,36 +111,7 @@ func driverConfig(cfg sqlengine.Config) (*mysql.Config, error) {
 }
 
 func tlsConfig(cfg sqlengine.Config) (*tls.Config, error) {
-	switch cfg.TLSMode {
-	case "", "disable":
-		return nil, nil
-	case "require":
-		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // require means encrypted, unverified, as in libpq.
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(cfg.CAPEM) {
-		return nil, backenderr.Invalid("tls: the CA Secret holds no PEM certificate")
-	}
-	if cfg.TLSMode == "verify-full" {
-		return &tls.Config{RootCAs: roots, ServerName: cfg.Host, MinVersion: tls.VersionTLS12}, nil
-	}
-	// verify-ca: the chain must reach the CA; the name is not checked.
-	return &tls.Config{
-		InsecureSkipVerify: true, //nolint:gosec // verification happens in VerifyConnection.
-		MinVersion:         tls.VersionTLS12,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			certs := cs.PeerCertificates
-			if len(certs) == 0 {
-				return errors.New("server sent no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range certs[1:] {
-				inter.AddCert(c)
-			}
-			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-			return err
-		},
-	}, nil
+	return tlsconfig.Build(tlsconfig.Material{Mode: cfg.TLSMode, Host: cfg.Host, CAPEM: cfg.CAPEM, CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM})
 }
 
 // Close releases every connection.
@@ -171,13 +154,13 @@ func classify(err error) error {
 		case erConCount, erServerShutdown, erTooManyUserConns, erClientServerGone, erClientServerLost:
 			return backenderr.Unavailable(err)
 		case erBadDB, erNoSuchTable:
-			return backenderr.New(backenderr.ReasonDependencyMissing, my.Message, err)
+			return backenderr.Missing(my.Message, err)
 		case erUnknownCharset, erUnknownCollation, erCollationMismatch:
 			return &backenderr.Error{Reason: backenderr.ReasonInvalidSpec, Message: my.Message, Terminal: true, Err: err}
 		case erDBAccessDenied, erSpecificAccess, erTableAccessDenied:
 			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+my.Message, err)
 		case erUserIsDefiner:
-			return backenderr.New(backenderr.ReasonDeletionBlocked, my.Message+"; change the DEFINER of those objects, or set deletionPolicy: Retain", err)
+			return backenderr.Blocked(my.Message+"; change the DEFINER of those objects, or set deletionPolicy: Retain", err)
 		}
 		return backenderr.New(backenderr.ReasonBackendError, my.Message, err)
 	}
@@ -287,8 +270,8 @@ func (e *Engine) Connection(user, password, database string) sqlengine.Connectio
 
 // ---- databases
 
-// ValidateDatabase checks the name and options against MySQL's rules.
-func (e *Engine) ValidateDatabase(spec sqlengine.DatabaseSpec) error {
+// Validate checks the name and options against MySQL's rules.
+func (e databases) Validate(_ context.Context, spec sqlengine.DatabaseSpec) error {
 	if err := checkName("database name", spec.Name, maxDatabaseChars); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
@@ -336,21 +319,21 @@ func (e *Engine) view(ctx context.Context, mode snapshot.Mode) (view, error) {
 	return s, nil
 }
 
-// ObserveDatabase reports whether the database exists and how it differs.
-func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+// Observe reports whether the database exists and how it differs.
+func (e databases) Observe(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (port.Observation, error) {
 	v, err := e.view(ctx, mode)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	st, err := v.database(ctx, spec.Name)
 	if err != nil || !st.exists {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
-	return sqlengine.Observation{Exists: true, Drift: databaseDrift(spec, st)}, nil
+	return port.Observation{Exists: true, Drift: databaseDrift(spec, st)}, nil
 }
 
-// ApplyDatabase creates the database if needed and restores its defaults.
-func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+// Apply creates the database if needed and restores its defaults.
+func (e databases) Apply(ctx context.Context, spec sqlengine.DatabaseSpec) error {
 	st, err := live{e.db}.database(ctx, spec.Name)
 	if err != nil {
 		return err
@@ -364,8 +347,9 @@ func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec)
 	return nil
 }
 
-// DeleteDatabase drops the database; a missing one is not an error.
-func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
+// Delete drops the database; a missing one is not an error.
+func (e databases) Delete(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+	name := spec.Name
 	if err := checkName("database name", name, maxDatabaseChars); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
@@ -374,9 +358,9 @@ func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
 
 // ---- users
 
-// ValidateUser checks names, host, limits and grants for the server's flavor
+// Validate checks names, host, limits and grants for the server's flavor
 // (MySQL's stricter limits until the flavor is known).
-func (e *Engine) ValidateUser(spec sqlengine.UserSpec) error {
+func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
 	mariadb := e.knownMariaDB()
 	maxUser := maxUserCharsMySQL
 	if mariadb {
@@ -456,34 +440,38 @@ func missingDependencies(ctx context.Context, v view, grants []sqlengine.Grant) 
 	return missing, nil
 }
 
-// ObserveUser reports whether the account exists and every difference.
-func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+// Observe reports whether the account exists and every difference.
+func (e users) Observe(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (port.Observation, error) {
 	mariadb, err := e.isMariaDB(ctx)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	v, err := e.view(ctx, mode)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	st, err := v.account(ctx, spec.Name, hostOf(spec))
 	if err != nil || !st.exists {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	drift := accountDrift(spec, st, mariadb)
 	missing, err := missingDependencies(ctx, v, spec.Grants)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	drift = append(drift, missing...)
 	drift = append(drift, describeDiff(diffPrivileges(st.privs, desiredPrivileges(spec.Grants)))...)
-	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+	pw := port.PasswordDiffers
+	if passwordMatches(st, spec.Password, mariadb) {
+		pw = port.PasswordMatches
+	}
+	return port.Observation{Exists: true, Drift: drift, Password: pw}, nil
 }
 
-// ApplyUser creates or repairs the account and brings its privileges to the
+// Apply creates or repairs the account and brings its privileges to the
 // declared set by diff. MySQL commits each account statement on its own, so a
 // failure part way leaves a state the next reconcile completes.
-func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
+func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	mariadb, err := e.isMariaDB(ctx)
 	if err != nil {
 		return err
@@ -494,7 +482,7 @@ func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
 		return err
 	}
 	if len(missing) > 0 {
-		return backenderr.New(backenderr.ReasonDependencyMissing, strings.Join(missing, "; "), nil)
+		return backenderr.Missing(strings.Join(missing, "; "), nil)
 	}
 	host := hostOf(spec)
 	st, err := lv.account(ctx, spec.Name, host)
@@ -532,9 +520,9 @@ func (e *Engine) applyPrivileges(ctx context.Context, acct string, have, want pr
 	return e.exec(ctx, stmts...)
 }
 
-// DeleteUser drops the account, which revokes everything it holds; a missing
+// Delete drops the account, which revokes everything it holds; a missing
 // account is not an error.
-func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error {
+func (e users) Delete(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err := checkName("user name", spec.Name, maxUserCharsMariaDB); err != nil {
 		return backenderr.Invalid("%v", err)
 	}

@@ -153,47 +153,47 @@ func TestDatabaseLifecycle(t *testing.T) {
 	ctx := testCtx(t)
 	e := newEngine(t, 2)
 	spec := sqlengine.DatabaseSpec{Name: "shop`; DROP DATABASE mysql; --", CharacterSet: "utf8mb4", Collation: "utf8mb4_bin"}
-	if err := e.ValidateDatabase(spec); err != nil {
+	if err := dbClient(e).Validate(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := e.ObserveDatabase(ctx, spec, snapshot.Live)
+	obs, err := dbClient(e).Observe(ctx, spec, snapshot.Live)
 	if err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
-	if err := e.ApplyDatabase(ctx, spec); err != nil {
+	if err := dbClient(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err = dbClient(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 
 	// Changed out of band: reported, then repaired.
 	admin(t, "ALTER DATABASE "+ident(spec.Name)+" CHARACTER SET latin1 COLLATE latin1_swedish_ci")
-	obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live)
+	obs, err = dbClient(e).Observe(ctx, spec, snapshot.Live)
 	want := []string{`character set is "latin1", want "utf8mb4"`, `collation is "latin1_swedish_ci", want "utf8mb4_bin"`}
 	if err != nil || !slices.Equal(obs.Drift, want) {
 		t.Fatalf("drift: got %q, %v; want %q", obs.Drift, err, want)
 	}
-	if err := e.ApplyDatabase(ctx, spec); err != nil {
+	if err := dbClient(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err = dbClient(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after repair: %+v, %v", obs, err)
 	}
 
 	// An unknown collation is the spec's fault, and terminal.
 	bad := sqlengine.DatabaseSpec{Name: "badcoll", Collation: "no_such_collation"}
-	if err := e.ApplyDatabase(ctx, bad); reason(err) != backenderr.ReasonInvalidSpec {
+	if err := dbClient(e).Apply(ctx, bad); reason(err) != backenderr.ReasonInvalidSpec {
 		t.Errorf("unknown collation: reason %q (%v), want InvalidSpec", reason(err), err)
 	}
 
-	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
+	if err := dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: spec.Name}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
+	if err := dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: spec.Name}); err != nil {
 		t.Fatalf("deleting a missing database: %v", err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || obs.Exists {
+	if obs, err = dbClient(e).Observe(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after delete: %+v, %v", obs, err)
 	}
 }
@@ -216,13 +216,13 @@ func TestValidate(t *testing.T) {
 		{"PostgreSQL role attributes", sqlengine.UserSpec{Name: "u", ConnectionLimit: -1, CreateDB: true}},
 	}
 	for _, c := range cases {
-		if err := e.ValidateUser(c.spec); reason(err) != backenderr.ReasonInvalidSpec {
+		if err := roles(e).Validate(context.Background(), c.spec); reason(err) != backenderr.ReasonInvalidSpec {
 			t.Errorf("%s: got %v, want InvalidSpec", c.reason, err)
 		}
 	}
 	okSpec := sqlengine.UserSpec{Name: strings.Repeat("u", 80), ConnectionLimit: -1,
 		Grants: []sqlengine.Grant{{Database: "d", Privileges: []string{"DELETE HISTORY", "SELECT"}}}}
-	if err := e.ValidateUser(okSpec); err != nil {
+	if err := roles(e).Validate(context.Background(), okSpec); err != nil {
 		t.Errorf("80 characters and DELETE HISTORY on MariaDB: %v", err)
 	}
 	dbCases := []struct {
@@ -235,7 +235,7 @@ func TestValidate(t *testing.T) {
 		{"charset with a quote", sqlengine.DatabaseSpec{Name: "d", CharacterSet: "utf8'"}},
 	}
 	for _, c := range dbCases {
-		if err := e.ValidateDatabase(c.spec); reason(err) != backenderr.ReasonInvalidSpec {
+		if err := dbClient(e).Validate(context.Background(), c.spec); reason(err) != backenderr.ReasonInvalidSpec {
 			t.Errorf("%s: got %v, want InvalidSpec", c.reason, err)
 		}
 	}
@@ -260,16 +260,16 @@ func TestUserLifecycle(t *testing.T) {
 
 	spec := sqlengine.UserSpec{Name: `o'neil"\`, Password: `pa'ss\"word` + "`", ConnectionLimit: 5,
 		Grants: []sqlengine.Grant{{Database: dbName, Access: "ReadOnly"}}}
-	if err := e.ValidateUser(spec); err != nil {
+	if err := roles(e).Validate(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 
@@ -293,7 +293,7 @@ func TestUserLifecycle(t *testing.T) {
 
 	// ReadWrite plus one table: the diff grants and revokes only what changed.
 	spec.Grants = []sqlengine.Grant{{Database: dbName, Access: "ReadWrite"}, {Database: dbName, Tables: []string{"secrets"}, Privileges: []string{"ALTER"}}}
-	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
+	obs, err := roles(e).Observe(ctx, spec, snapshot.Live)
 	wantDrift := []string{
 		"missing CREATE TEMPORARY TABLES, DELETE, EXECUTE, INSERT, LOCK TABLES, UPDATE on database " + dbName,
 		"missing ALTER on table " + dbName + ".secrets",
@@ -301,7 +301,7 @@ func TestUserLifecycle(t *testing.T) {
 	if err != nil || !slices.Equal(obs.Drift, wantDrift) {
 		t.Fatalf("drift: got %q, %v; want %q", obs.Drift, err, wantDrift)
 	}
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	c, err = login(t, spec.Name, spec.Password, dbName)
@@ -328,7 +328,7 @@ func TestUserLifecycle(t *testing.T) {
 		"GRANT PROCESS ON *.* TO "+account(spec.Name, "%"),
 		"ALTER USER "+account(spec.Name, "%")+" REQUIRE SSL WITH MAX_USER_CONNECTIONS 1",
 		"ALTER USER "+account(spec.Name, "%")+" IDENTIFIED BY 'changed'")
-	obs, err = e.ObserveUser(ctx, spec, snapshot.Live)
+	obs, err = roles(e).Observe(ctx, spec, snapshot.Live)
 	wantDrift = []string{
 		"MAX_USER_CONNECTIONS is 1, want 5",
 		`TLS requirement is "ANY", want ""`,
@@ -340,10 +340,10 @@ func TestUserLifecycle(t *testing.T) {
 	if err != nil || !slices.Equal(obs.Drift, wantDrift) {
 		t.Fatalf("drift: got %q, %v; want %q", obs.Drift, err, wantDrift)
 	}
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after repair: %+v, %v", obs, err)
 	}
 	if _, err := login(t, spec.Name, spec.Password, dbName); err != nil {
@@ -352,19 +352,19 @@ func TestUserLifecycle(t *testing.T) {
 
 	// Dropped out of band: reported as missing and created again.
 	admin(t, "DROP USER "+account(spec.Name, "%"))
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after DROP USER: %+v, %v", obs, err)
 	}
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after re-create: %+v, %v", obs, err)
 	}
 
 	// No grants: everything is revoked, and the account stays.
 	spec.Grants = nil
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	c, err = login(t, spec.Name, spec.Password, "")
@@ -376,13 +376,13 @@ func TestUserLifecycle(t *testing.T) {
 	}
 	_ = c.Close()
 
-	if err := e.DeleteUser(ctx, spec); err != nil {
+	if err := roles(e).Delete(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.DeleteUser(ctx, spec); err != nil {
+	if err := roles(e).Delete(ctx, spec); err != nil {
 		t.Fatalf("deleting a missing account: %v", err)
 	}
-	if obs, err := e.ObserveUser(ctx, spec, snapshot.Live); err != nil || obs.Exists {
+	if obs, err := roles(e).Observe(ctx, spec, snapshot.Live); err != nil || obs.Exists {
 		t.Fatalf("after delete: %+v, %v", obs, err)
 	}
 }
@@ -392,14 +392,14 @@ func TestUserHostTLSAndMissingDependencies(t *testing.T) {
 	e := newEngine(t, 1)
 	spec := sqlengine.UserSpec{Name: "hosted", Host: "127.0.0.1", Password: "pw", ConnectionLimit: -1, RequireTLS: true,
 		Grants: []sqlengine.Grant{{Database: "not_yet", Access: "ReadOnly"}}}
-	if err := e.ApplyUser(ctx, spec); reason(err) != backenderr.ReasonDependencyMissing {
+	if err := roles(e).Apply(ctx, spec); reason(err) != backenderr.ReasonDependencyMissing {
 		t.Fatalf("grant on a missing database: %v, want DependencyMissing", err)
 	}
 	spec.Grants = nil
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.DeleteUser(context.Background(), spec) })
+	t.Cleanup(func() { _ = roles(e).Delete(context.Background(), spec) })
 	var sslType string
 	var maxConns int
 	db, err := srv.Open("")
@@ -420,7 +420,7 @@ func TestUserHostTLSAndMissingDependencies(t *testing.T) {
 	// The account 'hosted'@'%' is another account and does not exist.
 	other := spec
 	other.Host = ""
-	if obs, err := e.ObserveUser(ctx, other, snapshot.Live); err != nil || obs.Exists {
+	if obs, err := roles(e).Observe(ctx, other, snapshot.Live); err != nil || obs.Exists {
 		t.Errorf("'hosted'@'%%': %+v, %v; want absent", obs, err)
 	}
 }
@@ -592,7 +592,7 @@ func TestTLS(t *testing.T) {
 	// An account with requireTLS logs in over TLS, and only over TLS.
 	e := open("verify-full", files.CAPEM).(*Engine)
 	spec := sqlengine.UserSpec{Name: "tls_only", Password: "pw", ConnectionLimit: -1, RequireTLS: true}
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	user := sqlengine.Config{Host: tlsSrv.Host, Port: tlsSrv.Port, Username: spec.Name, Password: spec.Password, MaxConnections: 1}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
@@ -85,38 +86,38 @@ func newFleet(t *testing.T, e *Engine, prefix string, n int) *fleet {
 		db := sqlengine.DatabaseSpec{Name: fmt.Sprintf("%s_db%d", prefix, i), CharacterSet: "utf8mb4", Collation: "utf8mb4_bin"}
 		user := sqlengine.UserSpec{Name: fmt.Sprintf("%s_user%d", prefix, i), Password: "pw-" + strconv.Itoa(i), ConnectionLimit: -1,
 			Grants: []sqlengine.Grant{{Database: db.Name, Access: "ReadWrite"}, {Database: db.Name, Tables: []string{"t"}, Privileges: []string{"ALTER"}}}}
-		if err := e.ApplyDatabase(ctx, db); err != nil {
+		if err := dbClient(e).Apply(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		admin(t, "CREATE TABLE "+ident(db.Name)+".t (id int)")
-		if err := e.ApplyUser(ctx, user); err != nil {
+		if err := roles(e).Apply(ctx, user); err != nil {
 			t.Fatal(err)
 		}
 		f.dbs, f.users = append(f.dbs, db), append(f.users, user)
 	}
 	t.Cleanup(func() {
 		for i := range f.users {
-			_ = e.DeleteUser(context.Background(), f.users[i])
-			_ = e.DeleteDatabase(context.Background(), f.dbs[i].Name)
+			_ = roles(e).Delete(context.Background(), f.users[i])
+			_ = dbClient(e).Delete(context.Background(), sqlengine.DatabaseSpec{Name: f.dbs[i].Name})
 		}
 	})
 	return f
 }
 
 // observeAll observes every object in mode, databases first.
-func (f *fleet) observeAll(t *testing.T, e *Engine, mode snapshot.Mode) []sqlengine.Observation {
+func (f *fleet) observeAll(t *testing.T, e *Engine, mode snapshot.Mode) []port.Observation {
 	t.Helper()
 	ctx := testCtx(t)
-	var out []sqlengine.Observation
+	var out []port.Observation
 	for _, db := range f.dbs {
-		obs, err := e.ObserveDatabase(ctx, db, mode)
+		obs, err := dbClient(e).Observe(ctx, db, mode)
 		if err != nil {
 			t.Fatalf("database %s: %v", db.Name, err)
 		}
 		out = append(out, obs)
 	}
 	for _, u := range f.users {
-		obs, err := e.ObserveUser(ctx, u, mode)
+		obs, err := roles(e).Observe(ctx, u, mode)
 		if err != nil {
 			t.Fatalf("user %s: %v", u.Name, err)
 		}
@@ -126,7 +127,7 @@ func (f *fleet) observeAll(t *testing.T, e *Engine, mode snapshot.Mode) []sqleng
 }
 
 // sameAsLive checks that Cached observations equal Live ones and returns them.
-func (f *fleet) sameAsLive(t *testing.T, e *Engine) []sqlengine.Observation {
+func (f *fleet) sameAsLive(t *testing.T, e *Engine) []port.Observation {
 	t.Helper()
 	cached := f.observeAll(t, e, snapshot.Cached)
 	if diff := cmp.Diff(f.observeAll(t, e, snapshot.Live), cached); diff != "" {
@@ -228,9 +229,9 @@ func TestWritesInvalidateTheSnapshot(t *testing.T) {
 	withTTL(e, time.Hour)
 	f := newFleet(t, e, "snapwrite", 1)
 	user, db := f.users[0], f.dbs[0]
-	cached := func(what string, u sqlengine.UserSpec) sqlengine.Observation {
+	cached := func(what string, u sqlengine.UserSpec) port.Observation {
 		t.Helper()
-		obs, err := e.ObserveUser(ctx, u, snapshot.Cached)
+		obs, err := roles(e).Observe(ctx, u, snapshot.Cached)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -246,7 +247,7 @@ func TestWritesInvalidateTheSnapshot(t *testing.T) {
 	if obs := cached("new spec", more); obs.UpToDate() {
 		t.Fatalf("new spec before ApplyUser: %+v, want drift", obs)
 	}
-	if err := e.ApplyUser(ctx, more); err != nil {
+	if err := roles(e).Apply(ctx, more); err != nil {
 		t.Fatal(err)
 	}
 	if obs := cached("after ApplyUser", more); !obs.UpToDate() {
@@ -255,7 +256,7 @@ func TestWritesInvalidateTheSnapshot(t *testing.T) {
 
 	// A failed write invalidates too: CREATE fails on an unknown collation.
 	loads := e.snap.Loads()
-	if err := e.ApplyDatabase(ctx, sqlengine.DatabaseSpec{Name: "snapwrite_bad", Collation: "no_such_collation"}); err == nil {
+	if err := dbClient(e).Apply(ctx, sqlengine.DatabaseSpec{Name: "snapwrite_bad", Collation: "no_such_collation"}); err == nil {
 		t.Fatal("ApplyDatabase with an unknown collation succeeded")
 	}
 	cached("after a failed write", more)
@@ -265,23 +266,23 @@ func TestWritesInvalidateTheSnapshot(t *testing.T) {
 
 	latin := db
 	latin.CharacterSet, latin.Collation = "latin1", "latin1_bin"
-	if err := e.ApplyDatabase(ctx, latin); err != nil {
+	if err := dbClient(e).Apply(ctx, latin); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveDatabase(ctx, latin, snapshot.Cached); err != nil || !obs.UpToDate() {
+	if obs, err := dbClient(e).Observe(ctx, latin, snapshot.Cached); err != nil || !obs.UpToDate() {
 		t.Errorf("after ApplyDatabase: %+v, %v", obs, err)
 	}
 
-	if err := e.DeleteUser(ctx, more); err != nil {
+	if err := roles(e).Delete(ctx, more); err != nil {
 		t.Fatal(err)
 	}
 	if obs := cached("after DeleteUser", more); obs.Exists {
 		t.Errorf("after DeleteUser: %+v, want absent", obs)
 	}
-	if err := e.DeleteDatabase(ctx, db.Name); err != nil {
+	if err := dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: db.Name}); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err := e.ObserveDatabase(ctx, db, snapshot.Cached); err != nil || obs.Exists {
+	if obs, err := dbClient(e).Observe(ctx, db, snapshot.Cached); err != nil || obs.Exists {
 		t.Errorf("after DeleteDatabase: %+v, %v", obs, err)
 	}
 }

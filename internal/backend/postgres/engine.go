@@ -6,7 +6,6 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -23,14 +22,26 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
+	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
 
 // EngineName is the name this adapter registers under.
 const EngineName = "postgres"
 
-func init() { sqlengine.Register(EngineName, Open) }
+func init() {
+	sqlengine.Register(EngineName, Open)
+	port.Register(sqlengine.KindDatabase, EngineName, port.Adapt(func(e *Engine) sqlengine.Databases { return databases{e} }))
+	port.Register(sqlengine.KindDatabaseUser, EngineName, port.Adapt(func(e *Engine) sqlengine.Users { return users{e} }))
+}
+
+// databases is the Database kind's client (sqlengine.Databases).
+type databases struct{ *Engine }
+
+// users is the DatabaseUser kind's client (sqlengine.Users).
+type users struct{ *Engine }
 
 // Engine is a connected PostgreSQL server.
 type Engine struct {
@@ -101,37 +112,7 @@ func dsnValue(s string) string {
 }
 
 func tlsConfig(cfg sqlengine.Config) (*tls.Config, error) {
-	switch cfg.TLSMode {
-	case "", "disable":
-		return nil, nil
-	case "require":
-		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // require means encrypted, unverified, as in libpq.
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(cfg.CAPEM) {
-		return nil, backenderr.Invalid("tls: the CA Secret holds no PEM certificate")
-	}
-	if cfg.TLSMode == "verify-full" {
-		return &tls.Config{RootCAs: roots, ServerName: cfg.Host, MinVersion: tls.VersionTLS12}, nil
-	}
-	// verify-ca: the chain must reach the CA; the name is not checked.
-	return &tls.Config{
-		InsecureSkipVerify: true, //nolint:gosec // verification happens in VerifyPeerCertificate.
-		MinVersion:         tls.VersionTLS12,
-		// VerifyConnection also runs on resumed sessions.
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			certs := cs.PeerCertificates
-			if len(certs) == 0 {
-				return errors.New("server sent no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range certs[1:] {
-				inter.AddCert(c)
-			}
-			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-			return err
-		},
-	}, nil
+	return tlsconfig.Build(tlsconfig.Material{Mode: cfg.TLSMode, Host: cfg.Host, CAPEM: cfg.CAPEM, CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM})
 }
 
 // Close releases idle connections.
@@ -153,7 +134,7 @@ func classify(err error) error {
 		case "57P01", "57P02", "57P03", "53300":
 			return backenderr.Unavailable(err)
 		case "42704", "3D000":
-			return backenderr.New(backenderr.ReasonDependencyMissing, pgErr.Message, err)
+			return backenderr.Missing(pgErr.Message, err)
 		case "42501":
 			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+pgErr.Message, err)
 		}
@@ -230,8 +211,8 @@ func (e *Engine) Connection(user, password, database string) sqlengine.Connectio
 
 // ---- databases
 
-// ValidateDatabase checks names against PostgreSQL's limits.
-func (e *Engine) ValidateDatabase(spec sqlengine.DatabaseSpec) error {
+// Validate checks names against PostgreSQL's limits.
+func (e databases) Validate(_ context.Context, spec sqlengine.DatabaseSpec) error {
 	checks := [][2]string{{"database name", spec.Name}}
 	if spec.Owner != "" {
 		checks = append(checks, [2]string{"owner", spec.Owner})
@@ -330,20 +311,20 @@ func (e *Engine) owner(spec sqlengine.DatabaseSpec) string {
 	return e.cfg.Username
 }
 
-// ObserveDatabase reports whether the database exists and how it differs.
-func (e *Engine) ObserveDatabase(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+// Observe reports whether the database exists and how it differs.
+func (e databases) Observe(ctx context.Context, spec sqlengine.DatabaseSpec, mode snapshot.Mode) (port.Observation, error) {
 	if mode == snapshot.Cached {
 		return e.observeDatabaseCached(ctx, spec)
 	}
 	st, err := e.readDatabase(ctx, spec)
 	if err != nil || !st.exists {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
-	return sqlengine.Observation{Exists: true, Drift: databaseDrift(spec, e.owner(spec), st)}, nil
+	return port.Observation{Exists: true, Drift: databaseDrift(spec, e.owner(spec), st)}, nil
 }
 
-// ApplyDatabase creates the database if needed and repairs owner, schemas and extensions.
-func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+// Apply creates the database if needed and repairs owner, schemas and extensions.
+func (e databases) Apply(ctx context.Context, spec sqlengine.DatabaseSpec) error {
 	defer e.wrote("", spec.Name)
 	owner := e.owner(spec)
 	if spec.Owner != "" {
@@ -386,8 +367,9 @@ func (e *Engine) ApplyDatabase(ctx context.Context, spec sqlengine.DatabaseSpec)
 	return e.execTx(ctx, spec.Name, inDB)
 }
 
-// DeleteDatabase drops the database, ending sessions connected to it.
-func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
+// Delete drops the database, ending sessions connected to it.
+func (e databases) Delete(ctx context.Context, spec sqlengine.DatabaseSpec) error {
+	name := spec.Name
 	defer e.wrote("", name)
 	if err := checkIdent("database name", name); err != nil {
 		return backenderr.Invalid("%v", err)
@@ -398,8 +380,8 @@ func (e *Engine) DeleteDatabase(ctx context.Context, name string) error {
 
 // ---- users
 
-// ValidateUser checks names, grants and privilege names for PostgreSQL.
-func (e *Engine) ValidateUser(spec sqlengine.UserSpec) error {
+// Validate checks names, grants and privilege names for PostgreSQL.
+func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
 	if err := checkIdent("user name", spec.Name); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
@@ -534,7 +516,7 @@ func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []stri
 	if st.createRole != spec.CreateRole {
 		d = append(d, fmt.Sprintf("CREATEROLE is %t, want %t", st.createRole, spec.CreateRole))
 	}
-	if checkPassword && st.verifier != nil && !scramMatches(*st.verifier, spec.Password) {
+	if checkPassword && rolePassword(spec, st) == port.PasswordDiffers {
 		d = append(d, "password differs from the Secret")
 	}
 	for _, m := range spec.MemberOf {
@@ -548,6 +530,18 @@ func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []stri
 		}
 	}
 	return d
+}
+
+// rolePassword compares the stored SCRAM verifier with spec's password; it
+// is unknown when the admin cannot read verifiers (not a superuser).
+func rolePassword(spec sqlengine.UserSpec, st roleState) port.PasswordState {
+	switch {
+	case st.verifier == nil:
+		return port.PasswordUnknown
+	case scramMatches(*st.verifier, spec.Password):
+		return port.PasswordMatches
+	}
+	return port.PasswordDiffers
 }
 
 // grantDatabases is every database whose privileges must be compared: the
@@ -639,24 +633,24 @@ func (e *Engine) planIn(ctx context.Context, db, role string, grants []sqlengine
 	return changes, err
 }
 
-// ObserveUser reports whether the role exists and every difference from spec.
-func (e *Engine) ObserveUser(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (sqlengine.Observation, error) {
+// Observe reports whether the role exists and every difference from spec.
+func (e users) Observe(ctx context.Context, spec sqlengine.UserSpec, mode snapshot.Mode) (port.Observation, error) {
 	if mode == snapshot.Cached {
 		return e.observeUserCached(ctx, spec)
 	}
 	st, err := e.readRole(ctx, spec.Name)
 	if err != nil || !st.exists {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	drift := roleDrift(spec, st, true)
 	for _, db := range grantDatabases(spec, st) {
 		d, err := e.privilegeDrift(ctx, db, spec)
 		if err != nil {
-			return sqlengine.Observation{}, err
+			return port.Observation{}, err
 		}
 		drift = append(drift, d...)
 	}
-	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+	return port.Observation{Exists: true, Drift: drift, Password: rolePassword(spec, st)}, nil
 }
 
 // privilegeDrift lists how the role's privileges in db differ from spec. A
@@ -672,8 +666,8 @@ func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.U
 	return describeDiff(db, changes), nil
 }
 
-// ApplyUser creates or repairs the role, its memberships and its privileges.
-func (e *Engine) ApplyUser(ctx context.Context, spec sqlengine.UserSpec) error {
+// Apply creates or repairs the role, its memberships and its privileges.
+func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	// Verdicts are dropped first: applyPrivileges records fresh ones.
 	e.forget(spec.Name, "")
 	defer e.server.Invalidate()
@@ -752,9 +746,9 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 	return nil
 }
 
-// DeleteUser revokes every privilege the role holds and drops it, unless it
+// Delete revokes every privilege the role holds and drops it, unless it
 // owns objects: then nothing is changed and the error says how to resolve it.
-func (e *Engine) DeleteUser(ctx context.Context, spec sqlengine.UserSpec) error {
+func (e users) Delete(ctx context.Context, spec sqlengine.UserSpec) error {
 	defer e.wrote(spec.Name, "")
 	name := spec.Name
 	if err := checkIdent("user name", name); err != nil {
@@ -780,9 +774,9 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 		return err
 	}
 	if len(owned) > 0 {
-		return &backenderr.Error{Reason: backenderr.ReasonDeletionBlocked, Message: fmt.Sprintf(
+		return backenderr.Blocked(fmt.Sprintf(
 			"role %q still owns objects (%s); reassign them (REASSIGN OWNED BY %s TO <role> in each database) or drop them, and the deletion completes; or set deletionPolicy: Retain",
-			name, strings.Join(owned, ", "), ident(name))}
+			name, strings.Join(owned, ", "), ident(name)), nil)
 	}
 	if err := e.applyPrivileges(ctx, name, nil, st.databases); err != nil {
 		return err
@@ -818,7 +812,7 @@ ORDER BY 1`, roles, databases)
 		if len(missing) > 1 {
 			verb = " do not exist"
 		}
-		return backenderr.New(backenderr.ReasonDependencyMissing, strings.Join(missing, ", ")+verb, nil)
+		return backenderr.Missing(strings.Join(missing, ", ")+verb, nil)
 	}
 	return nil
 }

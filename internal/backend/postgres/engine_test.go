@@ -80,10 +80,10 @@ func login(t *testing.T, user, password, db string) (*pgx.Conn, error) {
 func mustApplyUser(t *testing.T, e *Engine, spec sqlengine.UserSpec) {
 	t.Helper()
 	ctx := testCtx(t)
-	if err := e.ApplyUser(ctx, spec); err != nil {
+	if err := roles(e).Apply(ctx, spec); err != nil {
 		t.Fatalf("ApplyUser: %v", err)
 	}
-	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
+	obs, err := roles(e).Observe(ctx, spec, snapshot.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,30 +117,30 @@ func TestDatabaseLifecycle(t *testing.T) {
 	admin(t, "postgres", `CREATE ROLE "db owner"`)
 	spec := sqlengine.DatabaseSpec{Name: `shop "ü"`, Owner: "db owner", Encoding: "UTF8", Locale: "C.UTF-8",
 		Schemas: []string{"billing", "audit"}, Extensions: []string{"pgcrypto"}}
-	if err := e.ValidateDatabase(spec); err != nil {
+	if err := dbClient(e).Validate(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := e.ObserveDatabase(ctx, spec, snapshot.Live)
+	obs, err := dbClient(e).Observe(ctx, spec, snapshot.Live)
 	if err != nil || obs.Exists {
 		t.Fatalf("before create: %+v, %v", obs, err)
 	}
-	if err := e.ApplyDatabase(ctx, spec); err != nil {
+	if err := dbClient(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, err = e.ObserveDatabase(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
+	if obs, err = dbClient(e).Observe(ctx, spec, snapshot.Live); err != nil || !obs.UpToDate() {
 		t.Fatalf("after create: %+v, %v", obs, err)
 	}
 	// Drift: another owner, a dropped schema and extension.
 	admin(t, spec.Name, `DROP SCHEMA audit`, `DROP EXTENSION pgcrypto`)
 	admin(t, "postgres", `ALTER DATABASE "shop ""ü""" OWNER TO postgres`)
-	obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live)
+	obs, _ = dbClient(e).Observe(ctx, spec, snapshot.Live)
 	if len(obs.Drift) != 3 {
 		t.Fatalf("drift = %q, want owner, schema and extension", obs.Drift)
 	}
-	if err := e.ApplyDatabase(ctx, spec); err != nil {
+	if err := dbClient(e).Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live); !obs.UpToDate() {
+	if obs, _ = dbClient(e).Observe(ctx, spec, snapshot.Live); !obs.UpToDate() {
 		t.Fatalf("after repair: %+v", obs)
 	}
 	var owner, schemaOwner string
@@ -160,30 +160,30 @@ func TestDatabaseLifecycle(t *testing.T) {
 	}
 	c.Close(ctx)
 
-	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
+	if err := dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: spec.Name}); err != nil {
 		t.Fatal(err)
 	}
-	if obs, _ = e.ObserveDatabase(ctx, spec, snapshot.Live); obs.Exists {
+	if obs, _ = dbClient(e).Observe(ctx, spec, snapshot.Live); obs.Exists {
 		t.Fatal("database still exists after delete")
 	}
-	if err := e.DeleteDatabase(ctx, spec.Name); err != nil {
+	if err := dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: spec.Name}); err != nil {
 		t.Fatalf("deleting a missing database: %v", err)
 	}
 }
 
 func TestOverlongAndHostileNames(t *testing.T) {
 	e := newEngine(t, 1)
-	if err := e.ValidateDatabase(sqlengine.DatabaseSpec{Name: strings.Repeat("x", 64)}); err == nil {
+	if err := dbClient(e).Validate(context.Background(), sqlengine.DatabaseSpec{Name: strings.Repeat("x", 64)}); err == nil {
 		t.Error("a 64-byte name passed validation")
 	}
-	if err := e.ValidateUser(sqlengine.UserSpec{Name: ""}); err == nil {
+	if err := roles(e).Validate(context.Background(), sqlengine.UserSpec{Name: ""}); err == nil {
 		t.Error("an empty name passed validation")
 	}
 	// Every hostile name that passes validation round-trips through the server.
 	ctx := testCtx(t)
 	for _, name := range hostile {
 		spec := sqlengine.UserSpec{Name: name, Password: `p'w\"` + name, ConnectionLimit: -1}
-		if e.ValidateUser(spec) != nil {
+		if roles(e).Validate(context.Background(), spec) != nil {
 			continue
 		}
 		mustApplyUser(t, e, spec)
@@ -198,7 +198,7 @@ func TestOverlongAndHostileNames(t *testing.T) {
 		if who != name {
 			t.Errorf("logged in as %q, want %q", who, name)
 		}
-		if err := e.DeleteUser(ctx, sqlengine.UserSpec{Name: name}); err != nil {
+		if err := roles(e).Delete(ctx, sqlengine.UserSpec{Name: name}); err != nil {
 			t.Errorf("delete %q: %v", name, err)
 		}
 	}
@@ -258,7 +258,7 @@ func TestUserGrantsExactly(t *testing.T) {
 	// Out-of-band drift is found and repaired.
 	admin(t, "app", `REVOKE SELECT ON items FROM app_rw`, `GRANT DELETE ON later TO app_rw`)
 	admin(t, "postgres", `ALTER ROLE app_rw CONNECTION LIMIT 99 PASSWORD 'changed'`)
-	obs, err := e.ObserveUser(ctx, spec, snapshot.Live)
+	obs, err := roles(e).Observe(ctx, spec, snapshot.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,16 +277,16 @@ func TestUserGrantsExactly(t *testing.T) {
 
 	// Deleting a role that owns objects is refused and changes nothing.
 	admin(t, "app", `CREATE TABLE owned_by_rw (x int)`, `ALTER TABLE owned_by_rw OWNER TO app_rw`)
-	err = e.DeleteUser(ctx, sqlengine.UserSpec{Name: "app_rw"})
+	err = roles(e).Delete(ctx, sqlengine.UserSpec{Name: "app_rw"})
 	if be, ok := backenderr.As(err); !ok || be.Reason != backenderr.ReasonDeletionBlocked || !strings.Contains(be.Message, "REASSIGN OWNED") {
 		t.Fatalf("delete of an owner: %v", err)
 	}
 	mustExec(`SELECT * FROM items`)
 	admin(t, "app", `DROP TABLE owned_by_rw`)
-	if err := e.DeleteUser(ctx, sqlengine.UserSpec{Name: "app_rw"}); err != nil {
+	if err := roles(e).Delete(ctx, sqlengine.UserSpec{Name: "app_rw"}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if obs, _ := e.ObserveUser(ctx, spec, snapshot.Live); obs.Exists {
+	if obs, _ := roles(e).Observe(ctx, spec, snapshot.Live); obs.Exists {
 		t.Fatal("role still exists")
 	}
 }
@@ -297,13 +297,13 @@ func TestMemberships(t *testing.T) {
 	spec := sqlengine.UserSpec{Name: "member", Password: "x", ConnectionLimit: -1, MemberOf: []string{"readers"}}
 	mustApplyUser(t, e, spec)
 	admin(t, "postgres", `GRANT writers TO member`)
-	obs, _ := e.ObserveUser(testCtx(t), spec, snapshot.Live)
+	obs, _ := roles(e).Observe(testCtx(t), spec, snapshot.Live)
 	if len(obs.Drift) != 1 || !strings.Contains(obs.Drift[0], "writers") {
 		t.Fatalf("drift = %q", obs.Drift)
 	}
 	mustApplyUser(t, e, spec)
 	spec.MemberOf = []string{"ghost"}
-	if err := e.ApplyUser(testCtx(t), spec); err == nil {
+	if err := roles(e).Apply(testCtx(t), spec); err == nil {
 		t.Fatal("membership in a missing role: no error")
 	}
 }

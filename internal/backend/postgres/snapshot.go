@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
@@ -134,14 +135,14 @@ func (e *Engine) forget(role, db string) {
 }
 
 // observeUserCached is ObserveUser from the server snapshot.
-func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec) (sqlengine.Observation, error) {
+func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec) (port.Observation, error) {
 	srv, err := e.server.Get(ctx)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	st := srv.roles[spec.Name]
 	if st == nil {
-		return sqlengine.Observation{}, nil
+		return port.Observation{}, nil
 	}
 	drift := roleDrift(spec, *st, true)
 	grants := fmt.Sprint(spec.Grants)
@@ -155,27 +156,27 @@ func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec)
 			return e.privilegeDrift(ctx, db, spec)
 		})
 		if err != nil {
-			return sqlengine.Observation{}, err
+			return port.Observation{}, err
 		}
 		drift = append(drift, d...)
 	}
-	return sqlengine.Observation{Exists: true, Drift: drift}, nil
+	return port.Observation{Exists: true, Drift: drift, Password: rolePassword(spec, *st)}, nil
 }
 
 // observeDatabaseCached is ObserveDatabase from the server snapshot.
-func (e *Engine) observeDatabaseCached(ctx context.Context, spec sqlengine.DatabaseSpec) (sqlengine.Observation, error) {
+func (e *Engine) observeDatabaseCached(ctx context.Context, spec sqlengine.DatabaseSpec) (port.Observation, error) {
 	srv, err := e.server.Get(ctx)
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
 	info, ok := srv.databases[spec.Name]
 	if !ok {
-		return sqlengine.Observation{}, nil
+		return port.Observation{}, nil
 	}
 	owner := e.owner(spec)
 	drift := ownerDrift(owner, info.owner)
 	if !info.allowConn || len(spec.Schemas)+len(spec.Extensions) == 0 {
-		return sqlengine.Observation{Exists: true, Drift: drift}, nil
+		return port.Observation{Exists: true, Drift: drift}, nil
 	}
 	d, err := e.remembered(verdictKey{db: spec.Name}, info.fingerprint, fmt.Sprint(owner, spec.Schemas, spec.Extensions), func() ([]string, error) {
 		st, err := e.readDatabase(ctx, spec)
@@ -188,7 +189,7 @@ func (e *Engine) observeDatabaseCached(ctx context.Context, spec sqlengine.Datab
 		return contentDrift(spec, owner, st), nil
 	})
 	if err != nil {
-		return sqlengine.Observation{}, err
+		return port.Observation{}, err
 	}
-	return sqlengine.Observation{Exists: true, Drift: append(drift, d...)}, nil
+	return port.Observation{Exists: true, Drift: append(drift, d...)}, nil
 }

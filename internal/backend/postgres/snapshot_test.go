@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
@@ -22,27 +23,27 @@ func TestCachedObserveReadsOncePerServer(t *testing.T) {
 		dbs[i] = sqlengine.DatabaseSpec{Name: fmt.Sprintf("snap_db_%d", i)}
 		users[i] = sqlengine.UserSpec{Name: fmt.Sprintf("snap_user_%d", i), Password: fmt.Sprintf("pw-%d", i),
 			Grants: []sqlengine.Grant{{Database: dbs[i].Name, Access: "ReadWrite"}}}
-		if err := e.ApplyDatabase(ctx, dbs[i]); err != nil {
+		if err := dbClient(e).Apply(ctx, dbs[i]); err != nil {
 			t.Fatal(err)
 		}
 		mustApplyUser(t, e, users[i])
 	}
 	t.Cleanup(func() {
 		for i := range n {
-			_ = e.DeleteUser(ctx, users[i])
-			_ = e.DeleteDatabase(ctx, dbs[i].Name)
+			_ = roles(e).Delete(ctx, users[i])
+			_ = dbClient(e).Delete(ctx, sqlengine.DatabaseSpec{Name: dbs[i].Name})
 		}
 	})
 	// observeAll checks every object in mode and returns the observations.
-	observeAll := func(mode snapshot.Mode) []sqlengine.Observation {
+	observeAll := func(mode snapshot.Mode) []port.Observation {
 		t.Helper()
-		var out []sqlengine.Observation
+		var out []port.Observation
 		for i := range n {
-			d, err := e.ObserveDatabase(ctx, dbs[i], mode)
+			d, err := dbClient(e).Observe(ctx, dbs[i], mode)
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := e.ObserveUser(ctx, users[i], mode)
+			u, err := roles(e).Observe(ctx, users[i], mode)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,13 +115,13 @@ func TestCachedObserveReadsOncePerServer(t *testing.T) {
 	}
 	e.mu.Unlock()
 	e.server.Invalidate()
-	if got, _ := e.ObserveUser(ctx, users[5], snapshot.Cached); !reflect.DeepEqual(got, live[11]) {
+	if got, _ := roles(e).Observe(ctx, users[5], snapshot.Cached); !reflect.DeepEqual(got, live[11]) {
 		t.Fatalf("after deepCheckAge the cached check says %+v, want %+v", got, live[11])
 	}
 
 	// A write invalidates: the repaired user reads up to date at once.
 	mustApplyUser(t, e, users[0])
-	if o, err := e.ObserveUser(ctx, users[0], snapshot.Cached); err != nil || !o.UpToDate() {
+	if o, err := roles(e).Observe(ctx, users[0], snapshot.Cached); err != nil || !o.UpToDate() {
 		t.Fatalf("after ApplyUser the cached check says %+v, %v", o, err)
 	}
 }

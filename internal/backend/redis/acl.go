@@ -231,11 +231,7 @@ func Diff(s UserSpec, o Observed, table *CommandTable) []string {
 	if o.NoPass {
 		d = append(d, "nopass is set: any password is accepted")
 	}
-	want := make([]string, 0, len(s.Passwords))
-	for _, p := range s.Passwords {
-		want = append(want, HashPassword(p))
-	}
-	if !sameSet(want, o.PasswordHashes) {
+	if !PasswordsMatch(s, o) {
 		d = append(d, "password differs from the Secret")
 	}
 	var wantKeys, wantChannels []string
@@ -410,4 +406,14 @@ func (t *CommandTable) Unknown(s UserSpec) []string {
 		}
 	}
 	return out
+}
+
+// PasswordsMatch reports whether the user's stored password hashes are
+// exactly those of s's passwords.
+func PasswordsMatch(s UserSpec, o Observed) bool {
+	want := make([]string, 0, len(s.Passwords))
+	for _, p := range s.Passwords {
+		want = append(want, HashPassword(p))
+	}
+	return sameSet(want, o.PasswordHashes)
 }

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +16,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
+	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 )
 
 // Engine is the engine name used in metrics.
@@ -40,6 +41,8 @@ type Config struct {
 	Password       string
 	TLSMode        string // disable, require, verify-ca, verify-full
 	CAPEM          []byte
+	// CertPEM and KeyPEM are the client certificate and key (mutual TLS).
+	CertPEM, KeyPEM []byte
 	MaxConnections int
 	// Timeout bounds each call; default 10s.
 	Timeout time.Duration
@@ -54,11 +57,22 @@ type NodeInfo struct {
 	ACLFile bool
 }
 
-// Observation is the state of one user across the nodes.
-type Observation struct {
-	Exists bool
-	Drift  []string
+// KindCacheUser is the kind the users client serves, as registered with port.
+const KindCacheUser = "CacheUser"
+
+// Users is the CacheUser kind's client on one server.
+type Users = port.Client[UserSpec]
+
+func init() {
+	port.Register(KindCacheUser, Engine, port.Adapt(func(c *Client) Users { return users{c} }))
 }
+
+// users is the CacheUser kind's client: ACL users on every node.
+type users struct{ *Client }
+
+func (u users) Validate(ctx context.Context, s UserSpec) error { return u.Check(ctx, s) }
+
+func (u users) Delete(ctx context.Context, s UserSpec) error { return u.Client.Delete(ctx, s.Name) }
 
 // Client holds one bounded connection pool per node.
 type Client struct {
@@ -108,33 +122,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 func tlsConfig(cfg Config, host string) (*tls.Config, error) {
-	switch cfg.TLSMode {
-	case "", "disable":
-		return nil, nil
-	case "require":
-		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // mode require: encrypted, unverified, as documented
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
-		return nil, backenderr.Invalid("the CA bundle holds no PEM certificate")
-	}
-	if cfg.TLSMode == "verify-full" {
-		return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, nil
-	}
-	// verify-ca: the chain must lead to the CA; the name is not checked.
-	// VerifyConnection also runs on resumed sessions.
-	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12, //nolint:gosec // verified in VerifyConnection
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("no server certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range cs.PeerCertificates[1:] {
-				inter.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
-			return err
-		}}, nil
+	return tlsconfig.Build(tlsconfig.Material{Mode: cfg.TLSMode, Host: host, CAPEM: cfg.CAPEM, CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM})
 }
 
 // Close closes every pool.
@@ -279,13 +267,13 @@ func (c *Client) Check(ctx context.Context, s UserSpec) error {
 // Observe reads the user back from every node and compares it with s. In
 // snapshot.Cached mode it reads each node's ACL LIST snapshot instead of
 // asking for the user, with the same result.
-func (c *Client) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (Observation, error) {
-	var obs Observation
+func (c *Client) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (port.Observation, error) {
+	var obs port.Observation
 	var missing []string
 	for _, n := range c.nodes {
 		o, exists, err := c.user(ctx, n, s.Name, mode)
 		if err != nil {
-			return Observation{}, err
+			return port.Observation{}, err
 		}
 		if !exists {
 			missing = append(missing, n.addr)
@@ -293,9 +281,15 @@ func (c *Client) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (O
 		}
 		t, err := c.table(ctx, n)
 		if err != nil {
-			return Observation{}, err
+			return port.Observation{}, err
 		}
 		obs.Exists = true
+		switch {
+		case o.NoPass || !PasswordsMatch(s, o):
+			obs.Password = port.PasswordDiffers
+		case obs.Password == port.PasswordUnknown:
+			obs.Password = port.PasswordMatches
+		}
 		for _, d := range Diff(s, o, t) {
 			obs.Drift = append(obs.Drift, c.prefix(n)+d)
 		}

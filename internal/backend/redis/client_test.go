@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/redis"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
 	"github.com/backend-operator/backend-operator/test/harness"
@@ -274,7 +275,7 @@ func TestCachedObserveSeesOwnWrites(t *testing.T) {
 	ctx := context.Background()
 	srv, c := start(t, harness.RedisOptions{AdminUser: "operator"})
 	s := redis.UserSpec{Name: "w", Enabled: true, Passwords: []string{"pw"}, Keys: []redis.KeyPattern{{Pattern: "w:*"}}, AllowCommands: []string{"get"}}
-	observe := func(s redis.UserSpec) redis.Observation {
+	observe := func(s redis.UserSpec) port.Observation {
 		t.Helper()
 		obs, err := c.Observe(ctx, s, snapshot.Cached)
 		if err != nil {

@@ -1,6 +1,8 @@
-// Package sqlengine is the port between the SQL reconcilers and the engine
-// adapters (postgres, mysql). Reconcilers speak only these types; adapters
-// register a constructor per engine name. No Kubernetes or driver imports.
+// Package sqlengine holds the SQL group's side of the port: the desired
+// state of each SQL kind, the server connection and the connection details
+// an application gets. Adapters (postgres, mysql) register a constructor per
+// engine name here and a client per kind with port.Register. No Kubernetes
+// or driver imports.
 package sqlengine
 
 import (
@@ -9,7 +11,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
+	"github.com/backend-operator/backend-operator/internal/backend/port"
 )
 
 // Config says how to reach and log in to a server.
@@ -22,6 +24,8 @@ type Config struct {
 	TLSMode string
 	// CAPEM is the PEM CA bundle for verify-ca and verify-full.
 	CAPEM []byte
+	// CertPEM and KeyPEM are the client certificate and key (mutual TLS).
+	CertPEM, KeyPEM []byte
 	// MaxConnections bounds the connections open to the server at once.
 	MaxConnections int
 	// AdminDatabase is the database used for server-wide work (PostgreSQL).
@@ -80,48 +84,25 @@ type UserSpec struct {
 	RequireTLS bool
 }
 
-// Observation is what an adapter found for one object.
-type Observation struct {
-	// Exists is true when the backend object exists.
-	Exists bool
-	// Drift lists differences from the spec, for status; empty when up to date.
-	Drift []string
-}
+// Kinds of the sql group, as engines register them with port.Register.
+const (
+	KindDatabase     = "Database"
+	KindDatabaseUser = "DatabaseUser"
+)
 
-// UpToDate reports whether the object exists and matches the spec.
-func (o Observation) UpToDate() bool { return o.Exists && len(o.Drift) == 0 }
+// Databases is the Database kind's client on one server.
+type Databases = port.Client[DatabaseSpec]
+
+// Users is the DatabaseUser kind's client on one server.
+type Users = port.Client[UserSpec]
 
 // Engine is a connected server. Implementations are safe for concurrent use and
-// bound their connections by Config.MaxConnections.
+// bound their connections by Config.MaxConnections. What each kind does on it
+// is the kind's client, registered per engine with port.Register.
 type Engine interface {
+	port.Server
 	// Info connects, authenticates and reports the server product and version.
 	Info(ctx context.Context) (ServerInfo, error)
-	// Close releases every connection.
-	Close()
-
-	// ValidateDatabase checks engine-specific rules before anything is sent.
-	ValidateDatabase(spec DatabaseSpec) error
-	// ObserveDatabase reports the database's state; with snapshot.Cached it
-	// may answer from a server-wide snapshot (see package snapshot).
-	ObserveDatabase(ctx context.Context, spec DatabaseSpec, mode snapshot.Mode) (Observation, error)
-	// ApplyDatabase creates the database if missing and repairs every difference.
-	ApplyDatabase(ctx context.Context, spec DatabaseSpec) error
-	// DeleteDatabase drops the database; a missing database is not an error.
-	DeleteDatabase(ctx context.Context, name string) error
-
-	ValidateUser(spec UserSpec) error
-	// ObserveUser reports the login's state; with snapshot.Cached it may
-	// answer from a server-wide snapshot.
-	ObserveUser(ctx context.Context, spec UserSpec, mode snapshot.Mode) (Observation, error)
-	// ApplyUser creates the login if missing and repairs every difference,
-	// granting and revoking by diff.
-	ApplyUser(ctx context.Context, spec UserSpec) error
-	// DeleteUser revokes the login's privileges and drops it; a missing login is
-	// not an error. A login that still owns objects is refused with a reason.
-	// It takes the spec because an account may be more than a name (MySQL's
-	// 'name'@'host').
-	DeleteUser(ctx context.Context, spec UserSpec) error
-
 	// Connection describes how an application reaches a database as user.
 	Connection(user, password, database string) ConnectionInfo
 }

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
-	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/redis"
 	"github.com/backend-operator/backend-operator/internal/metrics"
 	"github.com/backend-operator/backend-operator/internal/servers"
@@ -18,9 +17,6 @@ import (
 
 // +kubebuilder:rbac:groups=cache.backend-operator.dev,resources=cacheservers;clustercacheservers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cache.backend-operator.dev,resources=cacheservers/status;clustercacheservers/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Clients holds one connected client (one bounded pool per node) per server.
 type Clients = servers.Registry[*redis.Client]
@@ -35,35 +31,25 @@ type serverObject interface {
 	ServerStatus() *cachev1.CacheServerStatus
 }
 
-// serverGroup is how the shared server loop reaches cache servers of kind T.
-type serverGroup[T serverObject] struct{ clients *Clients }
+// redisLogin: without a username the password is the default user's.
+var redisLogin = []servers.LoginKey{{Name: "username", Optional: true}, {Name: "password"}}
 
-func (serverGroup[T]) Login(obj T) (common.AdminCredentials, *common.TLS) {
-	return obj.ServerSpec().AdminCredentials, obj.ServerSpec().TLS
+// serverKind is the server loop's view of cache server kind T. go-redis
+// errors can quote the command sent, so unclassified ones are not shown.
+func serverKind[T serverObject](name string, newObj func() T, clients *Clients) servers.Kind[T, *redis.Client] {
+	return servers.Kind[T, *redis.Client]{Name: name, NewObj: newObj, Login: redisLogin, HideErrors: true,
+		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) { return connect(ctx, clients, obj, login) }}
 }
 
-func (serverGroup[T]) Status(obj T) servers.Status {
-	st := obj.ServerStatus()
-	return servers.Status{Conditions: &st.Conditions, ObservedGeneration: &st.ObservedGeneration, CredentialsVersion: &st.CredentialsVersion}
-}
-
-func (serverGroup[T]) Cluster(obj T) (bool, *common.AllowedNamespaces) {
-	if cs, ok := any(obj).(*cachev1.ClusterCacheServer); ok {
-		return true, cs.Spec.AllowedNamespaces
-	}
-	return false, nil
-}
-
-// Connect opens or reuses the server's client and asks every node who it is.
-// The username is optional: without it the password is the default user's.
-func (g serverGroup[T]) Connect(ctx context.Context, obj T, login servers.Login) (string, error) {
+// connect opens or reuses the server's client and asks every node who it is.
+func connect(ctx context.Context, clients *Clients, obj serverObject, login servers.Login) (string, error) {
 	spec := obj.ServerSpec()
-	cfg := redis.Config{Username: login.Username, Password: login.Password, MaxConnections: int(spec.MaxConnections),
-		TLSMode: login.TLSMode, CAPEM: login.CAPEM}
+	cfg := redis.Config{Username: login.Username(), Password: login.Password(), MaxConnections: int(spec.MaxConnections),
+		TLSMode: login.TLSMode, CAPEM: login.CAPEM, CertPEM: login.CertPEM, KeyPEM: login.KeyPEM}
 	for _, n := range spec.Nodes {
 		cfg.Nodes = append(cfg.Nodes, redis.Node{Host: n.Host, Port: n.EffectivePort()})
 	}
-	cl, err := g.clients.Ensure(obj.ServerKey(), fingerprint(cfg), func() (*redis.Client, error) { return redis.New(cfg) })
+	cl, err := clients.Ensure(obj.ServerKey(), fingerprint(cfg), func() (*redis.Client, error) { return redis.New(cfg) })
 	if err != nil {
 		return "", err
 	}
@@ -89,28 +75,19 @@ func fingerprint(cfg redis.Config) string {
 	for _, n := range cfg.Nodes {
 		fmt.Fprintf(h, "%q|%d|", n.Host, n.Port)
 	}
-	h.Write(cfg.CAPEM)
+	for _, b := range [][]byte{cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM} {
+		fmt.Fprintf(h, "%d|", len(b))
+		h.Write(b)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// server is a resolved serverRef: the server's spec and its connected client.
-type server struct {
-	key    string
-	spec   *cachev1.CacheServerSpec
-	client *redis.Client
-	// flavor is Redis or Valkey, as the server reconciler found it.
-	flavor string
-}
-
 // resolveServer follows ref from namespace ns to a connected server.
-func resolveServer(ctx context.Context, c client.Client, clients *Clients, ns string, ref cachev1.ServerReference) (server, error) {
+func resolveServer(ctx context.Context, c client.Client, clients *Clients, ns string, ref cachev1.ServerReference) (serverObject, *redis.Client, error) {
 	var obj serverObject = &cachev1.CacheServer{}
 	if ref.Kind == cachev1.KindClusterCacheServer {
 		obj = &cachev1.ClusterCacheServer{}
 	}
-	cl, err := servers.Resolve(ctx, c, serverGroup[serverObject]{clients}, clients, obj, string(ref.Kind), ref.Name, ns)
-	if err != nil {
-		return server{}, err
-	}
-	return server{key: obj.ServerKey(), spec: obj.ServerSpec(), client: cl, flavor: obj.ServerStatus().Flavor}, nil
+	cl, err := servers.Resolve(ctx, c, clients, obj, ref.Name, ns)
+	return obj, cl, err
 }

@@ -16,9 +16,6 @@ import (
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
-	"github.com/backend-operator/backend-operator/internal/controller/cache"
-	"github.com/backend-operator/backend-operator/internal/managed"
-	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
@@ -51,8 +48,7 @@ func run(m *testing.M) int {
 	}
 	defer node.Close() //nolint:errcheck
 
-	if err := env.RunOperator(ctx, operator.Config{Cache: cache.Options{
-		Options: managed.Options{PollInterval: pollInterval, WaitInterval: 500 * time.Millisecond}, Concurrency: 4}}); err != nil {
+	if err := env.RunOperator(ctx, kubetest.Config("--poll-interval="+pollInterval.String(), "--wait-interval=500ms", "--concurrency=4")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -9,7 +9,6 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
@@ -24,6 +23,7 @@ const ReasonEngineUnsupported = "EngineUnsupported"
 // +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseservers;clusterdatabaseservers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=sql.backend-operator.dev,resources=databaseservers/status;clusterdatabaseservers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Engines holds one connected engine (and so one bounded pool) per server.
@@ -39,37 +39,24 @@ type serverObject interface {
 	ServerStatus() *sqlv1.DatabaseServerStatus
 }
 
-// serverGroup is how the shared server loop reaches SQL servers of kind T.
-type serverGroup[T serverObject] struct{ engines *Engines }
-
-func (serverGroup[T]) Login(obj T) (common.AdminCredentials, *common.TLS) {
-	return obj.ServerSpec().AdminCredentials, obj.ServerSpec().TLS
+// serverKind is the server loop's view of SQL server kind T.
+func serverKind[T serverObject](name string, newObj func() T, engines *Engines) servers.Kind[T, sqlengine.Engine] {
+	return servers.Kind[T, sqlengine.Engine]{Name: name, NewObj: newObj, Login: servers.UserPassword,
+		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) { return connect(ctx, engines, obj, login) }}
 }
 
-func (serverGroup[T]) Status(obj T) servers.Status {
-	st := obj.ServerStatus()
-	return servers.Status{Conditions: &st.Conditions, ObservedGeneration: &st.ObservedGeneration, CredentialsVersion: &st.CredentialsVersion}
-}
-
-func (serverGroup[T]) Cluster(obj T) (bool, *common.AllowedNamespaces) {
-	if cs, ok := any(obj).(*sqlv1.ClusterDatabaseServer); ok {
-		return true, cs.Spec.AllowedNamespaces
-	}
-	return false, nil
-}
-
-// Connect opens or reuses the server's engine and asks it who it is.
-func (g serverGroup[T]) Connect(ctx context.Context, obj T, login servers.Login) (string, error) {
+// connect opens or reuses the server's engine and asks it who it is.
+func connect(ctx context.Context, engines *Engines, obj serverObject, login servers.Login) (string, error) {
 	spec := obj.ServerSpec()
-	cfg := sqlengine.Config{Host: spec.Host, Port: spec.EffectivePort(), Username: login.Username, Password: login.Password,
-		MaxConnections: int(spec.MaxConnections), TLSMode: login.TLSMode, CAPEM: login.CAPEM}
+	cfg := sqlengine.Config{Host: spec.Host, Port: spec.EffectivePort(), Username: login.Username(), Password: login.Password(),
+		MaxConnections: int(spec.MaxConnections), TLSMode: login.TLSMode, CAPEM: login.CAPEM, CertPEM: login.CertPEM, KeyPEM: login.KeyPEM}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = 5
 	}
 	if spec.Postgres != nil {
 		cfg.AdminDatabase = spec.Postgres.AdminDatabase
 	}
-	eng, err := g.engines.Ensure(obj.ServerKey(), fingerprint(string(spec.Engine), cfg), func() (sqlengine.Engine, error) {
+	eng, err := engines.Ensure(obj.ServerKey(), fingerprint(string(spec.Engine), cfg), func() (sqlengine.Engine, error) {
 		return sqlengine.Open(string(spec.Engine), cfg)
 	})
 	if err != nil {
@@ -94,13 +81,15 @@ func (g serverGroup[T]) Connect(ctx context.Context, obj T, login servers.Login)
 func fingerprint(engineName string, cfg sqlengine.Config) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q|%q|%d|%q|%q|%q|%d|%q|", engineName, cfg.Host, cfg.Port, cfg.Username, cfg.Password, cfg.TLSMode, cfg.MaxConnections, cfg.AdminDatabase)
-	h.Write(cfg.CAPEM)
+	for _, b := range [][]byte{cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM} {
+		fmt.Fprintf(h, "%d|", len(b))
+		h.Write(b)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 // server is a resolved serverRef: the server's spec and its connected engine.
 type server struct {
-	key    string
 	spec   *sqlv1.DatabaseServerSpec
 	engine sqlengine.Engine
 }
@@ -111,9 +100,9 @@ func resolveServer(ctx context.Context, c client.Client, engines *Engines, ns st
 	if ref.Kind == sqlv1.KindClusterDatabaseServer {
 		obj = &sqlv1.ClusterDatabaseServer{}
 	}
-	eng, err := servers.Resolve(ctx, c, serverGroup[serverObject]{engines}, engines, obj, string(ref.Kind), ref.Name, ns)
+	eng, err := servers.Resolve(ctx, c, engines, obj, ref.Name, ns)
 	if err != nil {
 		return server{}, err
 	}
-	return server{key: obj.ServerKey(), spec: obj.ServerSpec(), engine: eng}, nil
+	return server{spec: obj.ServerSpec(), engine: eng}, nil
 }

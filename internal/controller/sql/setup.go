@@ -1,17 +1,13 @@
-// Package sql wires the sql.backend-operator.dev kinds into the manager: one
-// thin reconciler per kind on top of the shared managed loop, with the
-// indexes and watches that keep dependents moving.
+// Package sql wires the sql.backend-operator.dev kinds into the manager: the
+// server kinds on the shared server loop, and one thin connector per managed
+// kind on the shared managed loop.
 package sql
 
 import (
 	"context"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
@@ -19,120 +15,50 @@ import (
 	"github.com/backend-operator/backend-operator/internal/servers"
 )
 
-// Field indexes.
-const (
-	serverIndex = ".spec.serverKey"
-	secretIndex = ".spec.secretKeys"
-	grantIndex  = ".spec.grantKeys"
-)
-
 // Options configure the SQL controllers.
 type Options = managed.GroupOptions
 
 // Setup registers the SQL controllers and their indexes with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options) error {
-	if err := setupIndexes(ctx, mgr); err != nil {
+	if err := servers.Setup(ctx, mgr, serverKind("DatabaseServer", func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} }, engines),
+		engines, opts, &sqlv1.DatabaseServerList{}); err != nil {
 		return err
 	}
-	c := mgr.GetClient()
-	ctrlOpts := opts.Controller()
-	secretToServers := managed.MapByIndex(c, servers.SecretIndex, managed.NamespacedKey, &sqlv1.DatabaseServerList{}, &sqlv1.ClusterDatabaseServerList{})
-	if err := (&servers.Reconciler[*sqlv1.DatabaseServer, sqlengine.Engine]{
-		Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"),
-		Group: serverGroup[*sqlv1.DatabaseServer]{engines}, Clients: engines,
-		NewObj: func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} }, Options: opts.Options,
-	}).SetupWithManager(ctx, mgr, "databaseserver", secretToServers, ctrlOpts); err != nil {
+	if err := servers.Setup(ctx, mgr, serverKind("ClusterDatabaseServer", func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} }, engines),
+		engines, opts, &sqlv1.ClusterDatabaseServerList{}); err != nil {
 		return err
 	}
-	if err := (&servers.Reconciler[*sqlv1.ClusterDatabaseServer, sqlengine.Engine]{
-		Client: c, Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("backend-operator"),
-		Group: serverGroup[*sqlv1.ClusterDatabaseServer]{engines}, Clients: engines,
-		NewObj: func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} }, Options: opts.Options,
-	}).SetupWithManager(ctx, mgr, "clusterdatabaseserver", secretToServers, ctrlOpts); err != nil {
-		return err
-	}
-
-	serverToDependents := func(list client.ObjectList) handler.MapFunc {
-		return managed.MapByIndex(c, serverIndex, func(o client.Object) string { return o.(servers.Object).ServerKey() }, list)
-	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("database").
-		For(&sqlv1.Database{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&sqlv1.DatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseList{}))).
-		Watches(&sqlv1.ClusterDatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseList{}))).
-		WithOptions(ctrlOpts).
-		Complete(&managed.Reconciler[*sqlv1.Database, *sqlv1.DatabaseList]{
-			Client: c, Recorder: mgr.GetEventRecorder("backend-operator"), Kind: "Database",
-			Connector: &databaseConnector{client: c, engines: engines},
+	secrets := managed.Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
+	if err := managed.Setup(ctx, mgr, managed.Wiring[*sqlv1.Database, *sqlv1.DatabaseList]{
+		Kind: managed.Kind[*sqlv1.Database, *sqlv1.DatabaseList]{Name: sqlengine.KindDatabase,
 			NewObj:    func() *sqlv1.Database { return &sqlv1.Database{} },
 			NewList:   func() *sqlv1.DatabaseList { return &sqlv1.DatabaseList{} },
-			Items:     func(l *sqlv1.DatabaseList) []*sqlv1.Database { return ptrs(l.Items) },
-			Options:   opts.Options,
-		}); err != nil {
+			Connector: managed.ConnectorFunc[*sqlv1.Database](databaseConnector{client: mgr.GetClient(), engines: engines}.Connect)},
+		DependsOn: managed.OnServers(func(d *sqlv1.Database) string { return d.Spec.ServerRef.Key(d.Namespace) }, serverKinds()...),
+	}, opts); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named("databaseuser").
-		For(&sqlv1.DatabaseUser{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managed.MapByIndex(c, secretIndex, managed.NamespacedKey, &sqlv1.DatabaseUserList{}))).
-		Watches(&sqlv1.DatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseUserList{}))).
-		Watches(&sqlv1.ClusterDatabaseServer{}, handler.EnqueueRequestsFromMapFunc(serverToDependents(&sqlv1.DatabaseUserList{}))).
-		Watches(&sqlv1.Database{}, handler.EnqueueRequestsFromMapFunc(
-			managed.MapByIndex(c, grantIndex, func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() }, &sqlv1.DatabaseUserList{}))).
-		WithOptions(ctrlOpts).
-		Complete(&managed.Reconciler[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{
-			Client: c, Recorder: mgr.GetEventRecorder("backend-operator"), Kind: "DatabaseUser",
-			Connector: &userConnector{client: c, reader: mgr.GetAPIReader(), scheme: mgr.GetScheme(), engines: engines},
+	return managed.Setup(ctx, mgr, managed.Wiring[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{
+		Kind: managed.Kind[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{Name: sqlengine.KindDatabaseUser,
 			NewObj:    func() *sqlv1.DatabaseUser { return &sqlv1.DatabaseUser{} },
 			NewList:   func() *sqlv1.DatabaseUserList { return &sqlv1.DatabaseUserList{} },
-			Items:     func(l *sqlv1.DatabaseUserList) []*sqlv1.DatabaseUser { return ptrs(l.Items) },
-			Options:   opts.Options,
-		})
+			Connector: managed.ConnectorFunc[*sqlv1.DatabaseUser](userConnector{secrets: secrets, engines: engines}.Connect)},
+		OwnsSecrets: true,
+		DependsOn: append(managed.OnServers(func(u *sqlv1.DatabaseUser) string { return u.Spec.ServerRef.Key(u.Namespace) }, serverKinds()...),
+			managed.OnPasswordSecret[*sqlv1.DatabaseUser](),
+			// A user waiting for a database its grants name proceeds when it appears.
+			managed.Dependency[*sqlv1.DatabaseUser]{Watch: &sqlv1.Database{}, Index: ".spec.grantKeys",
+				Keys: func(u *sqlv1.DatabaseUser) []string {
+					var keys []string
+					for _, g := range u.Spec.Grants {
+						keys = append(keys, u.Spec.ServerRef.Key(u.Namespace)+"/"+g.Database)
+					}
+					return keys
+				},
+				Key: func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() }}),
+	}, opts)
 }
 
-func ptrs[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
-}
-
-func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
-	idx := mgr.GetFieldIndexer()
-	for _, reg := range []struct {
-		obj   client.Object
-		field string
-		fn    client.IndexerFunc
-	}{
-		{&sqlv1.Database{}, managed.ClaimIndex, func(o client.Object) []string { return []string{o.(*sqlv1.Database).ClaimKey()} }},
-		{&sqlv1.Database{}, serverIndex, func(o client.Object) []string {
-			d := o.(*sqlv1.Database)
-			return []string{d.Spec.ServerRef.Key(d.Namespace)}
-		}},
-		{&sqlv1.DatabaseUser{}, managed.ClaimIndex, func(o client.Object) []string { return []string{o.(*sqlv1.DatabaseUser).ClaimKey()} }},
-		{&sqlv1.DatabaseUser{}, serverIndex, func(o client.Object) []string {
-			u := o.(*sqlv1.DatabaseUser)
-			return []string{u.Spec.ServerRef.Key(u.Namespace)}
-		}},
-		{&sqlv1.DatabaseUser{}, secretIndex, func(o client.Object) []string {
-			u := o.(*sqlv1.DatabaseUser)
-			if u.Spec.PasswordSecretRef == nil {
-				return nil
-			}
-			return []string{u.Namespace + "/" + u.Spec.PasswordSecretRef.Name}
-		}},
-		{&sqlv1.DatabaseUser{}, grantIndex, func(o client.Object) []string {
-			u := o.(*sqlv1.DatabaseUser)
-			var keys []string
-			for _, g := range u.Spec.Grants {
-				keys = append(keys, u.Spec.ServerRef.Key(u.Namespace)+"/"+g.Database)
-			}
-			return keys
-		}},
-	} {
-		if err := idx.IndexField(ctx, reg.obj, reg.field, reg.fn); err != nil {
-			return err
-		}
-	}
-	return nil
+func serverKinds() []client.Object {
+	return []client.Object{&sqlv1.DatabaseServer{}, &sqlv1.ClusterDatabaseServer{}}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -15,9 +14,6 @@ import (
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
-	"github.com/backend-operator/backend-operator/internal/controller/sql"
-	"github.com/backend-operator/backend-operator/internal/managed"
-	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
@@ -53,8 +49,7 @@ func run(m *testing.M) int {
 	}
 	defer maria.Close() //nolint:errcheck
 
-	if err := env.RunOperator(ctx, operator.Config{SQL: sql.Options{
-		Options: managed.Options{PollInterval: 2 * time.Second, WaitInterval: 500 * time.Millisecond}, Concurrency: 4}}); err != nil {
+	if err := env.RunOperator(ctx, kubetest.Config("--poll-interval=2s", "--wait-interval=500ms", "--concurrency=4")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -1,0 +1,91 @@
+package managed
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+)
+
+// Wiring says how a managed kind is watched: its Kind, and what else wakes
+// an object of it.
+type Wiring[T Object, L client.ObjectList] struct {
+	Kind[T, L]
+	// OwnsSecrets: the kind publishes connection Secrets it controls; a
+	// change to one (an edit, a deletion) wakes its owner.
+	OwnsSecrets bool
+	// DependsOn lists the objects whose changes wake an object of the kind:
+	// its server, referenced Secrets, a database its grants name.
+	DependsOn []Dependency[T]
+}
+
+// Dependency is one kind of object that objects of kind T depend on, found
+// through a field index: Index holds Keys(obj) of every obj, and a change to
+// a watched object o wakes the objects whose keys include Key(o).
+type Dependency[T Object] struct {
+	// Watch is the kind watched, such as &corev1.Secret{}.
+	Watch client.Object
+	// Index names the field index; dependencies that share keys (the two
+	// server kinds of a group) share it.
+	Index string
+	Keys  func(obj T) []string
+	Key   func(o client.Object) string
+}
+
+// OnServers wakes objects when one of the server kinds they reference
+// changes (becomes Ready, say). serverKey is the key of obj's reference.
+func OnServers[T Object](serverKey func(obj T) string, kinds ...client.Object) []Dependency[T] {
+	var deps []Dependency[T]
+	for _, k := range kinds {
+		deps = append(deps, Dependency[T]{Watch: k, Index: ".spec.serverKey",
+			Keys: func(obj T) []string { return []string{serverKey(obj)} },
+			Key:  func(o client.Object) string { return o.(interface{ ServerKey() string }).ServerKey() }})
+	}
+	return deps
+}
+
+// OnPasswordSecret wakes a login when the Secret its spec.passwordSecretRef
+// names changes (when that Secret carries the watch label).
+func OnPasswordSecret[T LoginObject]() Dependency[T] {
+	return Dependency[T]{Watch: &corev1.Secret{}, Index: ".spec.secretKeys",
+		Keys: func(obj T) []string {
+			if ref := obj.PasswordRef(); ref != nil {
+				return []string{obj.GetNamespace() + "/" + ref.Name}
+			}
+			return nil
+		},
+		Key: NamespacedKey}
+}
+
+// Setup registers kind w's controller with mgr: the claim index conflict
+// detection lists by, one index and watch per dependency, and the loop
+// built once with opts.
+func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager, w Wiring[T, L], opts GroupOptions) error {
+	idx, c := mgr.GetFieldIndexer(), mgr.GetClient()
+	if err := idx.IndexField(ctx, w.NewObj(), ClaimIndex, func(o client.Object) []string { return []string{o.(T).ClaimKey()} }); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(w.Name)).
+		For(w.NewObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	if w.OwnsSecrets {
+		b = b.Owns(&corev1.Secret{})
+	}
+	indexed := map[string]bool{}
+	for _, d := range w.DependsOn {
+		if !indexed[d.Index] {
+			indexed[d.Index] = true
+			keys := d.Keys
+			if err := idx.IndexField(ctx, w.NewObj(), d.Index, func(o client.Object) []string { return keys(o.(T)) }); err != nil {
+				return err
+			}
+		}
+		b = b.Watches(d.Watch, handler.EnqueueRequestsFromMapFunc(MapByIndex(c, d.Index, d.Key, w.NewList())))
+	}
+	r := NewReconciler(c, mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), w.Kind, opts.Options)
+	return b.WithOptions(opts.Controller()).Complete(r)
+}
