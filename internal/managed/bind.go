@@ -136,3 +136,12 @@ func WithLogin[S any](b *Bound[S], d Secrets, u LoginObject, setPassword func(sp
 		return nil
 	}
 }
+
+// SecretsOf is the Secrets access of mgr's clients.
+func SecretsOf(mgr interface {
+	GetClient() client.Client
+	GetAPIReader() client.Reader
+	GetScheme() *runtime.Scheme
+}) Secrets {
+	return Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
+}

@@ -203,3 +203,13 @@ func (r *Reconciler[T, C]) connect(ctx context.Context, obj T) (string, string, 
 	msg, err := r.kind.Connect(ctx, obj, login)
 	return msg, version, err
 }
+
+// SetupGroup registers a group's two server kinds, namespaced and
+// cluster-scoped, sharing one Registry.
+func SetupGroup[N, CS Object, C port.Server](ctx context.Context, mgr ctrl.Manager, clients *Registry[C], opts managed.GroupOptions,
+	namespaced Kind[N, C], namespacedList client.ObjectList, cluster Kind[CS, C], clusterList client.ObjectList) error {
+	if err := Setup(ctx, mgr, namespaced, clients, opts, namespacedList); err != nil {
+		return err
+	}
+	return Setup(ctx, mgr, cluster, clients, opts, clusterList)
+}

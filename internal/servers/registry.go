@@ -1,6 +1,9 @@
 package servers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"sync"
 
 	"github.com/backend-operator/backend-operator/internal/backend/port"
@@ -62,4 +65,24 @@ func (r *Registry[C]) Drop(key string) {
 		e.client.Close()
 		delete(r.m, key)
 	}
+}
+
+// Fingerprint hashes a server's whole configuration, secrets included, so
+// that a changed Secret opens a fresh pool (Registry.Ensure); only the hash
+// is kept. Each field is written length-prefixed, so no two configurations
+// share a fingerprint by concatenation.
+func Fingerprint(fields ...any) string {
+	h := sha256.New()
+	for _, f := range fields {
+		var b []byte
+		switch v := f.(type) {
+		case []byte:
+			b = v
+		default:
+			b = fmt.Appendf(nil, "%v", v)
+		}
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -245,3 +245,19 @@ func randomPassword() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Pause freezes the server and every session (SIGSTOP to its process group):
+// connections stay open and nothing answers, as with a hung host.
+func (p *Postgres) Pause() error { return p.signalGroup(syscall.SIGSTOP) }
+
+// Resume undoes Pause.
+func (p *Postgres) Resume() error { return p.signalGroup(syscall.SIGCONT) }
+
+func (p *Postgres) signalGroup(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return errors.New("postgres is not running")
+	}
+	return syscall.Kill(-p.cmd.Process.Pid, sig)
+}

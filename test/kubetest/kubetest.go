@@ -77,6 +77,53 @@ func (e *Env) RunOperator(ctx context.Context, cfg operator.Config) error {
 	return nil
 }
 
+// Main runs a suite of controller tests: a control plane, the backends
+// start brings up (closed by the cleanups it returns), and the operator
+// with the binary's flags plus args; then m's tests. The operator's log goes
+// to a temporary file named after logPattern. It returns the exit code.
+func Main(m *testing.M, logPattern string, start func(ctx context.Context, env *Env) ([]func() error, error), args ...string) int {
+	SetLogger(logPattern)
+	env, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer env.Stop() //nolint:errcheck
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cleanups, err := start(ctx, env)
+	defer func() {
+		for _, c := range cleanups {
+			_ = c()
+		}
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := env.RunOperator(ctx, Config(args...)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// ExpectAuthFailure puts a wrong password into a server's admin Secret
+// (labelled, so it is picked up at once), waits for AuthenticationFailed
+// with a message that does not quote it, and puts good back.
+func (f *Fixture) ExpectAuthFailure(srv client.Object, secretName, good string) {
+	f.T.Helper()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.NS, Name: secretName}}
+	f.G.Expect(Update(f, secret, func(s *corev1.Secret) {
+		s.Data["password"] = []byte("wrong-password")
+		s.Labels = map[string]string{"backend-operator.dev/watch": "true"}
+	})).To(gomega.Succeed())
+	c := f.WaitReason(srv, metav1.ConditionFalse, "AuthenticationFailed")
+	f.G.Expect(c.Message).NotTo(gomega.ContainSubstring("wrong-password"))
+	f.G.Expect(Update(f, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(good) })).To(gomega.Succeed())
+	f.WaitReady(srv)
+}
+
 // Config is the operator configuration cmd/main builds from args (the
 // binary's own flags and defaults), with the metrics and probe listeners off
 // so that several operators can run in one machine.

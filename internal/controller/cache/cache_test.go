@@ -35,22 +35,14 @@ func TestServerReady(t *testing.T) {
 	f.G.Expect(srv.Status.Nodes).To(Equal([]cachev1.NodeStatus{{Address: node.Address(), Version: srv.Status.Version}}))
 
 	// A wrong password is reported, without the password.
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.NS, Name: "redis-admin"}}
-	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) {
-		s.Data["password"] = []byte("wrong-password")
-		s.Labels = map[string]string{"backend-operator.dev/watch": "true"}
-	})).To(Succeed())
-	c := f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
-	f.G.Expect(c.Message).NotTo(ContainSubstring("wrong-password"))
-	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(node.AdminPassword) })).To(Succeed())
-	f.WaitReady(srv)
+	f.ExpectAuthFailure(srv, "redis-admin", node.AdminPassword)
 
 	// A node that does not answer keeps the server from Ready.
 	down := &cachev1.CacheServer{ObjectMeta: metav1.ObjectMeta{Name: "down", Namespace: f.NS}, Spec: cachev1.CacheServerSpec{
 		Nodes:            []cachev1.Node{{Host: node.Host, Port: int32(node.Port)}, {Host: "127.0.0.1", Port: 1}},
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "redis-admin"}}}}
 	f.Create(down)
-	c = f.WaitReason(down, metav1.ConditionFalse, backenderr.ReasonUnavailable)
+	c := f.WaitReason(down, metav1.ConditionFalse, backenderr.ReasonUnavailable)
 	f.G.Expect(c.Message).To(ContainSubstring("127.0.0.1:1"))
 }
 

@@ -2,8 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -38,7 +36,9 @@ var redisLogin = []servers.LoginKey{{Name: "username", Optional: true}, {Name: "
 // errors can quote the command sent, so unclassified ones are not shown.
 func serverKind[T serverObject](name string, newObj func() T, clients *Clients) servers.Kind[T, *redis.Client] {
 	return servers.Kind[T, *redis.Client]{Name: name, NewObj: newObj, Login: redisLogin, HideErrors: true,
-		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) { return connect(ctx, clients, obj, login) }}
+		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) {
+			return connect(ctx, clients, obj, login)
+		}}
 }
 
 // connect opens or reuses the server's client and asks every node who it is.
@@ -67,19 +67,9 @@ func connect(ctx context.Context, clients *Clients, obj serverObject, login serv
 	return fmt.Sprintf("connected to %d node(s), %s %s", len(nodes), nodes[0].Flavor, nodes[0].Version), nil
 }
 
-// fingerprint hashes the whole configuration, password included, so that a
-// changed Secret opens fresh pools. Only the hash is kept.
+// fingerprint identifies the configuration (see servers.Fingerprint).
 func fingerprint(cfg redis.Config) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%q|%q|%q|%d|", cfg.Username, cfg.Password, cfg.TLSMode, cfg.MaxConnections)
-	for _, n := range cfg.Nodes {
-		fmt.Fprintf(h, "%q|%d|", n.Host, n.Port)
-	}
-	for _, b := range [][]byte{cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM} {
-		fmt.Fprintf(h, "%d|", len(b))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return servers.Fingerprint(cfg.Username, cfg.Password, cfg.TLSMode, cfg.MaxConnections, fmt.Sprint(cfg.Nodes), cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM)
 }
 
 // resolveServer follows ref from namespace ns to a connected server.

@@ -15,28 +15,23 @@ import (
 	"github.com/backend-operator/backend-operator/internal/servers"
 )
 
-// Options configure the cache controllers.
-type Options = managed.GroupOptions
-
-// Setup registers the cache controllers and their indexes with mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts Options) error {
-	if err := servers.Setup(ctx, mgr, serverKind("CacheServer", func() *cachev1.CacheServer { return &cachev1.CacheServer{} }, clients),
-		clients, opts, &cachev1.CacheServerList{}); err != nil {
-		return err
-	}
-	if err := servers.Setup(ctx, mgr, serverKind("ClusterCacheServer", func() *cachev1.ClusterCacheServer { return &cachev1.ClusterCacheServer{} }, clients),
-		clients, opts, &cachev1.ClusterCacheServerList{}); err != nil {
-		return err
-	}
-	secrets := managed.Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
-	return managed.Setup(ctx, mgr, managed.Wiring[*cachev1.CacheUser, *cachev1.CacheUserList]{
+// Setup registers the cache controllers and their indexes with mgr: the
+// CacheUser loop, then the two server kinds sharing clients.
+func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts managed.GroupOptions) error {
+	users := managed.Wiring[*cachev1.CacheUser, *cachev1.CacheUserList]{
 		Kind: managed.Kind[*cachev1.CacheUser, *cachev1.CacheUserList]{Name: redis.KindCacheUser,
 			NewObj:    func() *cachev1.CacheUser { return &cachev1.CacheUser{} },
 			NewList:   func() *cachev1.CacheUserList { return &cachev1.CacheUserList{} },
-			Connector: managed.ConnectorFunc[*cachev1.CacheUser](userConnector{secrets: secrets, clients: clients}.Connect)},
+			Connector: managed.ConnectorFunc[*cachev1.CacheUser](userConnector{secrets: managed.SecretsOf(mgr), clients: clients}.Connect)},
 		OwnsSecrets: true,
 		DependsOn: append(managed.OnServers(func(u *cachev1.CacheUser) string { return u.Spec.ServerRef.Key(u.Namespace) },
 			[]client.Object{&cachev1.CacheServer{}, &cachev1.ClusterCacheServer{}}...),
 			managed.OnPasswordSecret[*cachev1.CacheUser]()),
-	}, opts)
+	}
+	if err := managed.Setup(ctx, mgr, users, opts); err != nil {
+		return err
+	}
+	return servers.SetupGroup(ctx, mgr, clients, opts,
+		serverKind("CacheServer", func() *cachev1.CacheServer { return &cachev1.CacheServer{} }, clients), &cachev1.CacheServerList{},
+		serverKind("ClusterCacheServer", func() *cachev1.ClusterCacheServer { return &cachev1.ClusterCacheServer{} }, clients), &cachev1.ClusterCacheServerList{})
 }

@@ -29,30 +29,15 @@ var (
 	node *harness.Redis
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	kubetest.SetLogger("backend-operator-cache-test-*.log")
-	env, err := kubetest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.Stop() //nolint:errcheck
-	k8s = env.Client
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if node, err = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}); err != nil {
-		fmt.Fprintln(os.Stderr, "start Redis:", err)
-		return 1
-	}
-	defer node.Close() //nolint:errcheck
-
-	if err := env.RunOperator(ctx, kubetest.Config("--poll-interval="+pollInterval.String(), "--wait-interval=500ms", "--concurrency=4")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(kubetest.Main(m, "backend-operator-cache-test-*.log", func(ctx context.Context, env *kubetest.Env) ([]func() error, error) {
+		k8s = env.Client
+		var err error
+		if node, err = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}); err != nil {
+			return nil, fmt.Errorf("start Redis: %w", err)
+		}
+		return []func() error{node.Close}, nil
+	}, "--poll-interval="+pollInterval.String(), "--wait-interval=500ms", "--concurrency=4"))
 }
 
 // fixture is one test's namespace with a CacheServer "redis" on some nodes.

@@ -114,15 +114,7 @@ func TestMysqlServerReady(t *testing.T) {
 	f.G.Expect(srv.Status.Flavor).To(Equal("MariaDB"))
 	f.G.Expect(srv.Status.Version).To(MatchRegexp(`^1[0-9]\.[0-9]+\.[0-9]+$`))
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.NS, Name: "mariadb-admin"}}
-	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) {
-		s.Data["password"] = []byte("wrong-password")
-		s.Labels = map[string]string{"backend-operator.dev/watch": "true"}
-	})).To(Succeed())
-	c := f.WaitReason(srv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
-	f.G.Expect(c.Message).NotTo(ContainSubstring("wrong-password"))
-	f.G.Expect(kubetest.Update(f.Fixture, secret, func(s *corev1.Secret) { s.Data["password"] = []byte(maria.AdminPassword) })).To(Succeed())
-	f.WaitReady(srv)
+	f.ExpectAuthFailure(srv, "mariadb-admin", maria.AdminPassword)
 }
 
 func TestMysqlDatabaseLifecycle(t *testing.T) {

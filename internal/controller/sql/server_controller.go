@@ -2,8 +2,6 @@ package sql
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -42,7 +40,9 @@ type serverObject interface {
 // serverKind is the server loop's view of SQL server kind T.
 func serverKind[T serverObject](name string, newObj func() T, engines *Engines) servers.Kind[T, sqlengine.Engine] {
 	return servers.Kind[T, sqlengine.Engine]{Name: name, NewObj: newObj, Login: servers.UserPassword,
-		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) { return connect(ctx, engines, obj, login) }}
+		Connect: func(ctx context.Context, obj T, login servers.Login) (string, error) {
+			return connect(ctx, engines, obj, login)
+		}}
 }
 
 // connect opens or reuses the server's engine and asks it who it is.
@@ -76,16 +76,10 @@ func connect(ctx context.Context, engines *Engines, obj serverObject, login serv
 	return fmt.Sprintf("connected to %s %s", info.Flavor, info.Version), nil
 }
 
-// fingerprint hashes the whole configuration, password included, so that a
-// changed Secret opens a fresh pool. Only the hash is kept.
+// fingerprint identifies the configuration (see servers.Fingerprint).
 func fingerprint(engineName string, cfg sqlengine.Config) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%q|%q|%d|%q|%q|%q|%d|%q|", engineName, cfg.Host, cfg.Port, cfg.Username, cfg.Password, cfg.TLSMode, cfg.MaxConnections, cfg.AdminDatabase)
-	for _, b := range [][]byte{cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM} {
-		fmt.Fprintf(h, "%d|", len(b))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return servers.Fingerprint(engineName, cfg.Host, cfg.Port, cfg.Username, cfg.Password, cfg.TLSMode, cfg.MaxConnections, cfg.AdminDatabase,
+		cfg.CAPEM, cfg.CertPEM, cfg.KeyPEM)
 }
 
 // server is a resolved serverRef: the server's spec and its connected engine.

@@ -15,20 +15,14 @@ import (
 	"github.com/backend-operator/backend-operator/internal/servers"
 )
 
-// Options configure the SQL controllers.
-type Options = managed.GroupOptions
-
 // Setup registers the SQL controllers and their indexes with mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options) error {
-	if err := servers.Setup(ctx, mgr, serverKind("DatabaseServer", func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} }, engines),
-		engines, opts, &sqlv1.DatabaseServerList{}); err != nil {
+func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts managed.GroupOptions) error {
+	if err := servers.SetupGroup(ctx, mgr, engines, opts,
+		serverKind("DatabaseServer", func() *sqlv1.DatabaseServer { return &sqlv1.DatabaseServer{} }, engines), &sqlv1.DatabaseServerList{},
+		serverKind("ClusterDatabaseServer", func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} }, engines), &sqlv1.ClusterDatabaseServerList{},
+	); err != nil {
 		return err
 	}
-	if err := servers.Setup(ctx, mgr, serverKind("ClusterDatabaseServer", func() *sqlv1.ClusterDatabaseServer { return &sqlv1.ClusterDatabaseServer{} }, engines),
-		engines, opts, &sqlv1.ClusterDatabaseServerList{}); err != nil {
-		return err
-	}
-	secrets := managed.Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
 	if err := managed.Setup(ctx, mgr, managed.Wiring[*sqlv1.Database, *sqlv1.DatabaseList]{
 		Kind: managed.Kind[*sqlv1.Database, *sqlv1.DatabaseList]{Name: sqlengine.KindDatabase,
 			NewObj:    func() *sqlv1.Database { return &sqlv1.Database{} },
@@ -42,7 +36,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts Options
 		Kind: managed.Kind[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{Name: sqlengine.KindDatabaseUser,
 			NewObj:    func() *sqlv1.DatabaseUser { return &sqlv1.DatabaseUser{} },
 			NewList:   func() *sqlv1.DatabaseUserList { return &sqlv1.DatabaseUserList{} },
-			Connector: managed.ConnectorFunc[*sqlv1.DatabaseUser](userConnector{secrets: secrets, engines: engines}.Connect)},
+			Connector: managed.ConnectorFunc[*sqlv1.DatabaseUser](userConnector{secrets: managed.SecretsOf(mgr), engines: engines}.Connect)},
 		OwnsSecrets: true,
 		DependsOn: append(managed.OnServers(func(u *sqlv1.DatabaseUser) string { return u.Spec.ServerRef.Key(u.Namespace) }, serverKinds()...),
 			managed.OnPasswordSecret[*sqlv1.DatabaseUser](),

@@ -24,36 +24,19 @@ var (
 	maria *harness.MariaDB
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	kubetest.SetLogger("backend-operator-test-*.log")
-	env, err := kubetest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.Stop() //nolint:errcheck
-	k8s = env.Client
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if pg, err = harness.StartPostgres(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-		return 1
-	}
-	defer pg.Close() //nolint:errcheck
-	// The global sql_mode is hostile to naive quoting; the operator must not care.
-	if maria, err = harness.StartMariaDB(ctx, "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES"); err != nil {
-		fmt.Fprintln(os.Stderr, "start MariaDB:", err)
-		return 1
-	}
-	defer maria.Close() //nolint:errcheck
-
-	if err := env.RunOperator(ctx, kubetest.Config("--poll-interval=2s", "--wait-interval=500ms", "--concurrency=4")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(kubetest.Main(m, "backend-operator-test-*.log", func(ctx context.Context, env *kubetest.Env) ([]func() error, error) {
+		k8s = env.Client
+		var err error
+		if pg, err = harness.StartPostgres(ctx); err != nil {
+			return nil, fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		// The global sql_mode is hostile to naive quoting; the operator must not care.
+		if maria, err = harness.StartMariaDB(ctx, "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES"); err != nil {
+			return []func() error{pg.Close}, fmt.Errorf("start MariaDB: %w", err)
+		}
+		return []func() error{pg.Close, maria.Close}, nil
+	}, "--poll-interval=2s", "--wait-interval=500ms", "--concurrency=4"))
 }
 
 // fixture is one test's namespace with a DatabaseServer pointing at a backend.
