@@ -18,8 +18,10 @@ CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUSTOMIZE := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)
 
-# Packages that need no control plane or backend are the fast lane.
 TEST_TIMEOUT ?= 25m
+# Packages also run under the race detector by `make test`: the loops, the
+# adapters and the controllers, where concurrent reconciles share state.
+RACE_PKGS ?= ./internal/managed/... ./internal/servers/... ./internal/backend/... ./internal/credentials/... ./internal/operator/... ./internal/controller/...
 FUZZTIME ?= 10s
 
 SHELL := /usr/bin/env bash -o pipefail
@@ -68,9 +70,15 @@ envtest: ## Build (once) and print the envtest binaries directory.
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate vet backends ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs.
+test: manifests generate vet backends ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs; then RACE_PKGS with -race.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory test-race
+
+.PHONY: test-race
+test-race: backends ## Run RACE_PKGS under the race detector.
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
+		go test -count=1 -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 .PHONY: backends
 backends: ## Install the backend server packages the tests start (Debian), if missing.

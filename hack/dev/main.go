@@ -84,7 +84,13 @@ func run() error {
 	defer rd.Close() //nolint:errcheck
 
 	step("starting the operator")
-	mgr, err := operator.New(ctx, restCfg, operator.Config{})
+	// The binary's own defaults; no listeners, so that nothing on this
+	// machine's ports is needed.
+	cfg, err := operator.ParseFlags("--metrics-bind-address=0", "--health-probe-bind-address=0")
+	if err != nil {
+		return err
+	}
+	mgr, err := operator.New(ctx, restCfg, cfg)
 	if err != nil {
 		return err
 	}

@@ -177,8 +177,13 @@ func run(o options) error {
 	counter := &apiCounter{}
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
-	mgr, err := operator.New(ctx, opCfg, operator.Config{
-		Controllers: managed.GroupOptions{Options: managed.Options{PollInterval: o.poll}, Concurrency: o.concurrency}})
+	// The binary's flags, with the bench's poll interval and concurrency.
+	opConf, err := operator.ParseFlags("--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--poll-interval="+o.poll.String(), fmt.Sprintf("--concurrency=%d", o.concurrency))
+	if err != nil {
+		return err
+	}
+	mgr, err := operator.New(ctx, opCfg, opConf)
 	if err != nil {
 		return err
 	}
