@@ -26,8 +26,8 @@ import (
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
-	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 )
 
 // EngineName is the name this adapter registers under.
@@ -125,6 +125,7 @@ const (
 	erBadDB             = 1049
 	erServerShutdown    = 1053
 	erUnknownCharset    = 1115
+	erWrongDBName       = 1102 // ER_WRONG_DB_NAME
 	erTableAccessDenied = 1142
 	erNoSuchTable       = 1146
 	erTooManyUserConns  = 1203
@@ -155,7 +156,7 @@ func classify(err error) error {
 			return backenderr.Unavailable(err)
 		case erBadDB, erNoSuchTable:
 			return backenderr.Missing(my.Message, err)
-		case erUnknownCharset, erUnknownCollation, erCollationMismatch:
+		case erUnknownCharset, erUnknownCollation, erCollationMismatch, erWrongDBName:
 			return &backenderr.Error{Reason: backenderr.ReasonInvalidSpec, Message: my.Message, Terminal: true, Err: err}
 		case erDBAccessDenied, erSpecificAccess, erTableAccessDenied:
 			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+my.Message, err)
@@ -274,6 +275,11 @@ func (e *Engine) Connection(user, password, database string) sqlengine.Connectio
 func (e databases) Validate(_ context.Context, spec sqlengine.DatabaseSpec) error {
 	if err := checkName("database name", spec.Name, maxDatabaseChars); err != nil {
 		return backenderr.Invalid("%v", err)
+	}
+	// #mysql50# marks names of the 5.0 file-name encoding; the server
+	// refuses it in new names (error 1102, "Incorrect database name").
+	if strings.HasPrefix(strings.ToLower(spec.Name), "#mysql50#") {
+		return backenderr.Invalid("database name %q: the #mysql50# prefix is reserved by MySQL", spec.Name)
 	}
 	for what, v := range map[string]string{"characterSet": spec.CharacterSet, "collation": spec.Collation} {
 		if v != "" && !isWord(v) {

@@ -24,8 +24,8 @@ import (
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
-	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
+	"github.com/backend-operator/backend-operator/internal/backend/tlsconfig"
 )
 
 // EngineName is the name this adapter registers under.
@@ -137,6 +137,8 @@ func classify(err error) error {
 			return backenderr.Missing(pgErr.Message, err)
 		case "42501":
 			return backenderr.New(backenderr.ReasonBackendError, "the admin login lacks a privilege: "+pgErr.Message, err)
+		case "42939": // reserved_name: retrying cannot help
+			return &backenderr.Error{Reason: backenderr.ReasonInvalidSpec, Message: pgErr.Message, Terminal: true, Err: err}
 		}
 		return backenderr.New(backenderr.ReasonBackendError, pgErr.Message, err)
 	}
@@ -384,6 +386,11 @@ func (e databases) Delete(ctx context.Context, spec sqlengine.DatabaseSpec) erro
 func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
 	if err := checkIdent("user name", spec.Name); err != nil {
 		return backenderr.Invalid("%v", err)
+	}
+	// PostgreSQL reserves these role names (CREATE ROLE, "Notes": pg_ is
+	// reserved for system roles; public and none are keywords of GRANT).
+	if strings.HasPrefix(spec.Name, "pg_") || spec.Name == "public" || spec.Name == "none" {
+		return backenderr.Invalid("role name %q is reserved by PostgreSQL (pg_ prefix, public, none)", spec.Name)
 	}
 	if strings.ContainsRune(spec.Password, 0) {
 		return backenderr.Invalid("password contains a NUL byte")

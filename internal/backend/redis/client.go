@@ -36,14 +36,14 @@ func (n Node) Address() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.
 // Config says how to reach and log in to every node of a server. Username ""
 // logs in as the default user with Password alone.
 type Config struct {
-	Nodes          []Node
-	Username       string
-	Password       string
-	TLSMode        string // disable, require, verify-ca, verify-full
-	CAPEM          []byte
+	Nodes    []Node
+	Username string
+	Password string
+	TLSMode  string // disable, require, verify-ca, verify-full
+	CAPEM    []byte
 	// CertPEM and KeyPEM are the client certificate and key (mutual TLS).
 	CertPEM, KeyPEM []byte
-	MaxConnections int
+	MaxConnections  int
 	// Timeout bounds each call; default 10s.
 	Timeout time.Duration
 }
