@@ -117,8 +117,12 @@ func StartRabbitMQ(ctx context.Context) (*RabbitMQ, error) {
 		"default_pass = " + r.AdminPassword,
 		"default_user_tags.administrator = true",
 		"loopback_users = none",
-		// Queue message counts in the management API lag by this much (ms).
+		// Message counts in the management API lag by the statistics
+		// interval (ms) plus the sampling interval (s): 5 s each by default.
 		"collect_statistics_interval = 500",
+		"management.sample_retention_policies.global.minute = 1",
+		"management.sample_retention_policies.basic.minute = 1",
+		"management.sample_retention_policies.detailed.10 = 1",
 		"disk_free_limit.absolute = 1MB",
 		"log.console = true",
 		"log.file = false",
@@ -127,6 +131,8 @@ func StartRabbitMQ(ctx context.Context) (*RabbitMQ, error) {
 		"rabbitmq.conf":     strings.Join(conf, "\n") + "\n",
 		"enabled_plugins":   "[rabbitmq_management].\n",
 		"rabbitmq-env.conf": "",
+		// Quorum queues report their statistics every tick (ms); default 5000.
+		"advanced.config": "[{rabbit, [{quorum_tick_interval, 1000}]}].\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {

@@ -21,16 +21,16 @@ const maxName = 255
 
 // checkName refuses names the management API or AMQP cannot carry: empty,
 // invalid UTF-8, control characters (they would also make a policy pattern
-// ambiguous: "$" matches before a final newline), or longer than max bytes
+// ambiguous: "$" matches before a final newline), or longer than maxLen bytes
 // (0: no limit).
-func checkName(what, name string, max int) error {
+func checkName(what, name string, maxLen int) error {
 	switch {
 	case name == "":
 		return backenderr.Invalid("%s is empty", what)
 	case !utf8.ValidString(name):
 		return backenderr.Invalid("%s is not valid UTF-8", what)
-	case max > 0 && len(name) > max:
-		return backenderr.Invalid("%s is %d bytes long; RabbitMQ allows %d", what, len(name), max)
+	case maxLen > 0 && len(name) > maxLen:
+		return backenderr.Invalid("%s is %d bytes long; RabbitMQ allows %d", what, len(name), maxLen)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return backenderr.Invalid("%s holds a control character", what)
 	}

@@ -156,7 +156,7 @@ func (c *Client) policy(ctx context.Context, vhost, name string, operator bool) 
 }
 
 func (c *Client) putPolicy(ctx context.Context, vhost, name string, p policyState, operator bool) error {
-	def := rabbithole.PolicyDefinition(normMap(p.Definition))
+	def := normMap(p.Definition)
 	return c.write(ctx, "put "+policyWhat(vhost, name, operator), "", func(rh *rabbithole.Client) (*http.Response, error) {
 		if operator {
 			return rh.PutOperatorPolicy(vhost, name, rabbithole.OperatorPolicy{Pattern: p.Pattern, ApplyTo: p.ApplyTo,

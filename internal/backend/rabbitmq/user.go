@@ -270,7 +270,7 @@ func (c users) Apply(ctx context.Context, s UserSpec) error {
 			return fmt.Errorf("hash the password of %s: %w", what, err)
 		}
 		err = c.write(ctx, "put "+what, "", func(rh *rabbithole.Client) (*http.Response, error) {
-			return rh.PutUser(s.Name, rabbithole.UserSettings{Name: s.Name, Tags: rabbithole.UserTags(nonNilStrings(tags)),
+			return rh.PutUser(s.Name, rabbithole.UserSettings{Name: s.Name, Tags: nonNilStrings(tags),
 				PasswordHash: hash, HashingAlgorithm: rabbithole.HashingAlgorithmSHA256})
 		})
 		if err != nil {
