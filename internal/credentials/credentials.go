@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -43,11 +44,13 @@ type Values struct {
 	Database string
 	URI      string
 	JDBCURL  string
+	// Vhost is the RabbitMQ virtual host (key vhost), for brokers.
+	Vhost string
 }
 
 // StandardKeys are the keys every connection Secret has; templates cannot
 // replace them.
-var StandardKeys = []string{"type", "provider", "host", "port", "username", "password", "database", "uri", "jdbc-url"}
+var StandardKeys = []string{"type", "provider", "host", "port", "username", "password", "database", "uri", "jdbc-url", "vhost"}
 
 // Render returns the Secret data: the standard keys plus one key per template
 // entry. Template errors never quote values, so no secret leaks through them.
@@ -67,8 +70,11 @@ func Render(v Values, templates map[string]string) (map[string][]byte, error) {
 	if v.JDBCURL != "" {
 		data["jdbc-url"] = []byte(v.JDBCURL)
 	}
+	if v.Vhost != "" {
+		data["vhost"] = []byte(v.Vhost)
+	}
 	for key, text := range templates {
-		if _, std := data[key]; std || key == "database" || key == "jdbc-url" {
+		if slices.Contains(StandardKeys, key) {
 			return nil, fmt.Errorf("template key %q would replace a standard key", key)
 		}
 		t, err := template.New(key).Option("missingkey=error").Parse(text)
@@ -77,7 +83,7 @@ func Render(v Values, templates map[string]string) (map[string][]byte, error) {
 		}
 		var out strings.Builder
 		if err := t.Execute(&out, v); err != nil {
-			return nil, fmt.Errorf("template %q failed; it may use .Host .Port .Username .Password .Database .URI .JDBCURL .Type .Provider", key)
+			return nil, fmt.Errorf("template %q failed; it may use .Host .Port .Username .Password .Database .Vhost .URI .JDBCURL .Type .Provider", key)
 		}
 		data[key] = []byte(out.String())
 	}

@@ -25,7 +25,7 @@ func TestGeneratePassword(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
-	v := Values{Type: "postgresql", Provider: "backend-operator", Host: "db", Port: 5432, Username: "u", Password: "p@ss", Database: "orders",
+	v := Values{Type: "postgresql", Provider: "backend-operator", Host: "db", Port: 5432, Username: "u", Password: "p@ss", Database: "orders", Vhost: "/",
 		URI: "postgresql://u:p%40ss@db:5432/orders", JDBCURL: "jdbc:postgresql://db:5432/orders"}
 	cases := []struct {
 		reason   string

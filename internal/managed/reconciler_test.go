@@ -220,7 +220,9 @@ var fastOpts = managed.Options{WaitInterval: time.Second, PollInterval: 10 * tim
 
 func TestDecisions(t *testing.T) {
 	exists := func(drift ...string) func(context.Context) (managed.Observation, error) {
-		return func(context.Context) (managed.Observation, error) { return managed.Observation{Exists: true, Drift: drift}, nil }
+		return func(context.Context) (managed.Observation, error) {
+			return managed.Observation{Exists: true, Drift: drift}, nil
+		}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -245,11 +247,15 @@ func TestDecisions(t *testing.T) {
 			wantCalls: []string{"connect", "validate", "observe", "apply", "publish"}, wantReady: "True Available",
 			wantEvents: []string{"Normal Adopted"}, wantFinal: true},
 		{name: "observe only", reason: "managementPolicy Observe reports drift and writes nothing, not even the finalizer",
-			mutate:    func(d *sqlv1.Database) { d.Spec.ManagementPolicy = common.ManagementObserve },
+			mutate: func(d *sqlv1.Database) {
+				d.Spec.ManagementPolicy, d.Spec.AdoptExisting = common.ManagementObserve, true
+			},
 			setup:     func(h *harness) { h.fake.observe = exists("owner is x, want y") },
 			wantCalls: []string{"connect", "validate", "observe"}, wantReady: "False Drifted"},
 		{name: "invalid spec", reason: "validation runs before anything reaches the backend",
-			setup:     func(h *harness) { h.fake.validate = func(context.Context) error { return backenderr.Invalid("bad name") } },
+			setup: func(h *harness) {
+				h.fake.validate = func(context.Context) error { return backenderr.Invalid("bad name") }
+			},
 			wantCalls: []string{"connect", "validate"}, wantReady: "False InvalidSpec", wantEvents: []string{"Warning InvalidSpec"}},
 		{name: "unsupported kind", reason: "an engine without the kind says so, terminally",
 			setup: func(h *harness) {
@@ -260,7 +266,9 @@ func TestDecisions(t *testing.T) {
 			},
 			wantCalls: []string{"connect"}, wantReady: "False Unsupported", wantEvents: []string{"Warning Unsupported"}},
 		{name: "server not ready", reason: "waiting on the server is polled quietly",
-			setup:     func(h *harness) { h.fake.connect = func() error { return managed.Wait(managed.ReasonServerNotReady, "not ready") } },
+			setup: func(h *harness) {
+				h.fake.connect = func() error { return managed.Wait(managed.ReasonServerNotReady, "not ready") }
+			},
 			wantCalls: []string{"connect"}, wantReady: "False ServerNotReady"},
 		{name: "backend down", reason: "an unreachable backend is retried with backoff and announced",
 			setup: func(h *harness) {

@@ -22,10 +22,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
+	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	_ "github.com/backend-operator/backend-operator/internal/backend/mysql"    // registers the mysql engine
 	_ "github.com/backend-operator/backend-operator/internal/backend/postgres" // registers the postgres engine
 	cachectrl "github.com/backend-operator/backend-operator/internal/controller/cache"
+	"github.com/backend-operator/backend-operator/internal/controller/messaging"
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/credentials"
 	"github.com/backend-operator/backend-operator/internal/managed"
@@ -41,6 +43,9 @@ func Scheme() *runtime.Scheme {
 		panic(err)
 	}
 	if err := cachev1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := msgv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
@@ -138,6 +143,9 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	}
 	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.Controllers); err != nil {
 		return nil, fmt.Errorf("set up cache controllers: %w", err)
+	}
+	if err := messaging.Setup(ctx, mgr, messaging.NewClients(), cfg.Controllers); err != nil {
+		return nil, fmt.Errorf("set up messaging controllers: %w", err)
 	}
 	return mgr, nil
 }

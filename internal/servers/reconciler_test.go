@@ -89,12 +89,16 @@ func TestServerDecisions(t *testing.T) {
 			secret:    map[string]string{"username": "admin"},
 			wantReady: "False SecretInvalid", wantMessage: `"password"`, wantEvents: []string{"Warning SecretInvalid"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "unreachable", reason: "a server that is not up yet is retried, not forgotten",
-			secret:    map[string]string{"username": "admin", "password": "pw"},
-			connect:   func(context.Context, servers.Login) error { return backenderr.Unavailable(errors.New("connection refused")) },
+			secret: map[string]string{"username": "admin", "password": "pw"},
+			connect: func(context.Context, servers.Login) error {
+				return backenderr.Unavailable(errors.New("connection refused"))
+			},
 			wantReady: "False BackendUnavailable", wantEvents: []string{"Warning BackendUnavailable"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "refused login", reason: "any failure reason is retried the same way",
-			secret:    map[string]string{"username": "admin", "password": "pw"},
-			connect:   func(context.Context, servers.Login) error { return backenderr.New(backenderr.ReasonAuthFailed, "login refused", nil) },
+			secret: map[string]string{"username": "admin", "password": "pw"},
+			connect: func(context.Context, servers.Login) error {
+				return backenderr.New(backenderr.ReasonAuthFailed, "login refused", nil)
+			},
 			wantReady: "False AuthenticationFailed", wantEvents: []string{"Warning AuthenticationFailed"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "hidden error", reason: "an unclassified driver error is not shown where the driver may quote what it sent",
 			secret: map[string]string{"username": "admin", "password": "pw"}, hide: true,

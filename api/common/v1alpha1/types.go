@@ -117,10 +117,10 @@ type ConnectionSecret struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name,omitempty"`
 	// template adds keys to the Secret; each value is a Go text/template rendered
-	// with .Host .Port .Username .Password .Database .URI .JDBCURL .Type .Provider.
+	// with .Host .Port .Username .Password .Database .Vhost .URI .JDBCURL .Type .Provider.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && !(k in ['type','provider','host','port','username','password','database','uri','jdbc-url']))",message="template keys must be valid Secret keys and must not replace a standard key"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && !(k in ['type','provider','host','port','username','password','database','uri','jdbc-url','vhost']))",message="template keys must be valid Secret keys and must not replace a standard key"
 	Template map[string]string `json:"template,omitempty"`
 	// labels added to the Secret.
 	// +optional

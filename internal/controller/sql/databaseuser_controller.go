@@ -59,7 +59,9 @@ func (c userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (mana
 	}
 	managed.WithLogin(b, c.secrets, u, func(s *sqlengine.UserSpec, password string) { s.Password = password },
 		func(password string) credentials.Values {
-			return credentials.Values(srv.engine.Connection(u.BackendName(), password, db))
+			c := srv.engine.Connection(u.BackendName(), password, db)
+			return credentials.Values{Type: c.Type, Provider: c.Provider, Host: c.Host, Port: c.Port, Username: c.Username,
+				Password: c.Password, Database: c.Database, URI: c.URI, JDBCURL: c.JDBCURL}
 		})
 	return b, nil
 }
