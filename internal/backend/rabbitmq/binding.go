@@ -60,6 +60,11 @@ func (bindings) Validate(_ context.Context, s BindingSpec) error {
 	if len(s.RoutingKey) > maxName || strings.IndexFunc(s.RoutingKey, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
 		return backenderr.Invalid("the routing key is longer than %d bytes or holds a control character", maxName)
 	}
+	// A binding is deleted by its properties key, which for a routing key
+	// without arguments is the key itself: a dot segment in the URL.
+	if dotSegment(s.RoutingKey) {
+		return backenderr.Invalid("routing key %q cannot be used: the management API could not delete the binding", s.RoutingKey)
+	}
 	// RabbitMQ 3.10's management API fails (HTTP 500 on every binding
 	// listing and the definitions export of the server) on a binding whose
 	// routing key holds "~" and that has arguments.
@@ -138,6 +143,9 @@ func (c bindings) Apply(ctx context.Context, s BindingSpec) error {
 // Delete removes the binding by its properties key; already gone (or its
 // source or destination gone) is success.
 func (c bindings) Delete(ctx context.Context, s BindingSpec) error {
+	if err := named(s.Vhost, s.Source, s.Destination); err != nil {
+		return err
+	}
 	b, err := c.findBinding(ctx, s, snapshot.Live)
 	if err != nil || b == nil {
 		return err

@@ -118,6 +118,9 @@ func (c exchanges) Apply(ctx context.Context, s ExchangeSpec) error {
 }
 
 func (c exchanges) Delete(ctx context.Context, s ExchangeSpec) error {
+	if err := named(s.Vhost, s.Name); err != nil {
+		return err
+	}
 	return c.write(ctx, fmt.Sprintf("delete exchange %s in vhost %s", quote(s.Name), quote(s.Vhost)), "",
 		func(rh *rabbithole.Client) (*http.Response, error) { return rh.DeleteExchange(s.Vhost, s.Name) })
 }

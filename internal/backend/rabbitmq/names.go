@@ -33,6 +33,26 @@ func checkName(what, name string, maxLen int) error {
 		return backenderr.Invalid("%s is %d bytes long; RabbitMQ allows %d", what, len(name), maxLen)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return backenderr.Invalid("%s holds a control character", what)
+	case dotSegment(name):
+		return backenderr.Invalid("%s %q cannot be used: the management API resolves it in URL paths, escaped or not", what, name)
+	}
+	return nil
+}
+
+// dotSegment reports the names "." and "..", which the management API's
+// HTTP server removes from paths as dot segments (also as %2E), so that
+// /api/users/.. would address /api/.
+func dotSegment(name string) bool { return name == "." || name == ".." }
+
+// named refuses to address an object by a name that would make its URL
+// path name something else: empty (DELETE /api/users/ is the collection),
+// "." or "..". Delete checks only this, so that an object whose spec became
+// invalid otherwise can still be removed.
+func named(names ...string) error {
+	for _, n := range names {
+		if n == "" || dotSegment(n) {
+			return backenderr.Invalid("the name %q cannot be addressed in the management API", n)
+		}
 	}
 	return nil
 }

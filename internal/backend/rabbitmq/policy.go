@@ -118,6 +118,9 @@ func (c policies) Apply(ctx context.Context, s PolicySpec) error {
 }
 
 func (c policies) Delete(ctx context.Context, s PolicySpec) error {
+	if err := named(s.Vhost, s.Name); err != nil {
+		return err
+	}
 	return c.deletePolicy(ctx, s.Vhost, s.Name, s.Operator)
 }
 

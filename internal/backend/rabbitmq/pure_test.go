@@ -373,6 +373,8 @@ func TestValidate(t *testing.T) {
 		{"delivery limits are for quorum queues", queues{}.Validate(ctx, QueueSpec{Vhost: "v", Name: "q", Type: "classic", Settings: QueueSettings{DeliveryLimit: ptr(3)}})},
 		{"negative TTL", queues{}.Validate(ctx, QueueSpec{Vhost: "v", Name: "q", Settings: QueueSettings{MessageTTL: ptr(-1)}})},
 		{"a dead-letter routing key without exchange", queues{}.Validate(ctx, QueueSpec{Vhost: "v", Name: "q", Settings: QueueSettings{DeadLetterRoutingKey: "k"}})},
+		{"a user called .. would address /api/ (dot segments are resolved even as %2E)", users{}.Validate(ctx, UserSpec{Name: "..", Password: "p"})},
+		{"a binding with routing key . is deleted by the properties key .", bindings{}.Validate(ctx, BindingSpec{Vhost: "v", Source: "e", Destination: "q", RoutingKey: "."})},
 		{"the default exchange takes no explicit bindings", bindings{}.Validate(ctx, BindingSpec{Vhost: "v", Destination: "q"})},
 		{"3.10's management API cannot list a binding with ~ in its key and arguments",
 			bindings{}.Validate(ctx, BindingSpec{Vhost: "v", Source: "e", Destination: "q", RoutingKey: "a~b", Arguments: map[string]any{"x": 1}})},

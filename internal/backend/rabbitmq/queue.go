@@ -290,6 +290,9 @@ func (c *Client) syncQueuePolicy(ctx context.Context, vhost, name, pattern strin
 // statistics, which lag by the server's collect_statistics_interval (5 s by
 // default).
 func (c queues) Delete(ctx context.Context, s QueueSpec) error {
+	if err := named(s.Vhost, s.Name); err != nil {
+		return err
+	}
 	what := fmt.Sprintf("queue %s in vhost %s", quote(s.Name), quote(s.Vhost))
 	q, err := c.queue(ctx, s.Vhost, s.Name)
 	if err != nil {

@@ -330,6 +330,9 @@ func vhostMissing(err error, vhost string) error {
 // Delete removes the user and with it its permissions; already gone is
 // success. Open connections of the user stay open until they close.
 func (c users) Delete(ctx context.Context, s UserSpec) error {
+	if err := named(s.Name); err != nil {
+		return err
+	}
 	return c.write(ctx, "delete user "+quote(s.Name), "", func(rh *rabbithole.Client) (*http.Response, error) {
 		return rh.DeleteUser(s.Name)
 	})

@@ -221,6 +221,9 @@ func (c vhosts) Apply(ctx context.Context, s VhostSpec) error {
 // server's collect_statistics_interval, 5 s by default), unless
 // DeleteIfNotEmpty.
 func (c vhosts) Delete(ctx context.Context, s VhostSpec) error {
+	if err := named(s.Name); err != nil {
+		return err
+	}
 	got, err := c.vhost(ctx, s.Name, snapshot.Live)
 	if err != nil || got == nil {
 		return err
