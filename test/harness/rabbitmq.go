@@ -23,8 +23,10 @@ import (
 // the machine's own broker.
 type RabbitMQ struct {
 	Host string
-	// AMQPPort is the AMQP 0-9-1 listener; MgmtPort the management API (HTTP).
-	AMQPPort, MgmtPort int
+	// AMQPPort is the AMQP 0-9-1 listener; MgmtPort the management API over
+	// HTTP, MgmtTLSPort over HTTPS with a certificate for Host from TLS.CAPEM.
+	AMQPPort, MgmtPort, MgmtTLSPort int
+	TLS                             *TLSFiles
 	// AdminUser has the administrator tag and every permission on "/".
 	AdminUser, AdminPassword string
 	// NodeName is the Erlang node name, rabbit-test-<AMQPPort>@localhost.
@@ -101,8 +103,13 @@ func StartRabbitMQ(ctx context.Context) (*RabbitMQ, error) {
 	}
 	r := &RabbitMQ{Host: "127.0.0.1", AdminUser: "admin", AdminPassword: randomPassword(), Dir: dir,
 		script: script, epmdBin: epmdBin}
-	for _, p := range []*int{&r.AMQPPort, &r.MgmtPort, &r.epmdPort, &r.distPort} {
+	if r.TLS, err = WriteTLSFiles(r.Host); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	for _, p := range []*int{&r.AMQPPort, &r.MgmtPort, &r.MgmtTLSPort, &r.epmdPort, &r.distPort} {
 		if *p, err = FreePort(); err != nil {
+			_ = r.TLS.Close()
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
@@ -112,6 +119,11 @@ func StartRabbitMQ(ctx context.Context) (*RabbitMQ, error) {
 		"listeners.tcp.default = " + net.JoinHostPort(r.Host, strconv.Itoa(r.AMQPPort)),
 		"management.tcp.ip = " + r.Host,
 		"management.tcp.port = " + strconv.Itoa(r.MgmtPort),
+		"management.ssl.ip = " + r.Host,
+		"management.ssl.port = " + strconv.Itoa(r.MgmtTLSPort),
+		"management.ssl.cacertfile = " + r.TLS.CAFile,
+		"management.ssl.certfile = " + r.TLS.CertFile,
+		"management.ssl.keyfile = " + r.TLS.KeyFile,
 		// Created on first boot only, that is again after Wipe.
 		"default_user = " + r.AdminUser,
 		"default_pass = " + r.AdminPassword,
@@ -136,6 +148,7 @@ func StartRabbitMQ(ctx context.Context) (*RabbitMQ, error) {
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			_ = r.TLS.Close()
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
@@ -305,12 +318,20 @@ func (r *RabbitMQ) Close() error {
 	if rmErr := os.RemoveAll(r.Dir); err == nil {
 		err = rmErr
 	}
+	if rmErr := r.TLS.Close(); err == nil {
+		err = rmErr
+	}
 	return err
 }
 
 // MgmtURL is the management API endpoint, http://host:port.
 func (r *RabbitMQ) MgmtURL() string {
 	return "http://" + net.JoinHostPort(r.Host, strconv.Itoa(r.MgmtPort))
+}
+
+// MgmtTLSURL is the management API endpoint over TLS, https://host:port.
+func (r *RabbitMQ) MgmtTLSURL() string {
+	return "https://" + net.JoinHostPort(r.Host, strconv.Itoa(r.MgmtTLSPort))
 }
 
 // AMQPURL is an amqp:// URL for user on vhost (escaped as one path segment).

@@ -820,3 +820,38 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("loads after a write: %d, want 2", n)
 	}
 }
+
+// TestTLS reaches the management API over HTTPS in each mode. The node's
+// certificate names 127.0.0.1 only: verify-ca accepts it as "localhost",
+// verify-full does not.
+func TestTLS(t *testing.T) {
+	srv := server(t)
+	other, err := harness.WriteTLSFiles(srv.Host)
+	must(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	byName := strings.Replace(srv.MgmtTLSURL(), srv.Host, "localhost", 1)
+	for _, tc := range []struct {
+		reason, url, mode string
+		ca                []byte
+		wantReason        string
+	}{
+		{"require encrypts without checking", srv.MgmtTLSURL(), "require", nil, ""},
+		{"verify-ca checks the chain only", byName, "verify-ca", srv.TLS.CAPEM, ""},
+		{"verify-full checks the chain and the address", srv.MgmtTLSURL(), "verify-full", srv.TLS.CAPEM, ""},
+		{"verify-full refuses a certificate for another name", byName, "verify-full", srv.TLS.CAPEM, backenderr.ReasonUnavailable},
+		{"verify-ca refuses another CA", srv.MgmtTLSURL(), "verify-ca", other.CAPEM, backenderr.ReasonUnavailable},
+	} {
+		c, err := rabbitmq.New(rabbitmq.Config{URL: tc.url, Username: srv.AdminUser, Password: srv.AdminPassword, TLSMode: tc.mode, CAPEM: tc.ca})
+		must(t, err)
+		_, err = c.Info(context.Background())
+		if tc.wantReason == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.reason, err)
+			}
+			continue
+		}
+		if be, ok := backenderr.As(err); !ok || be.Reason != tc.wantReason || !strings.Contains(be.Message, "TLS certificate") {
+			t.Errorf("%s: got %v, want %s", tc.reason, err, tc.wantReason)
+		}
+	}
+}

@@ -14,6 +14,8 @@ package rabbitmq
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -376,6 +378,12 @@ func (c *Client) classify(what, notFound string, status int, reason string, err 
 		}
 	}
 	if status == 0 {
+		var certErr *tls.CertificateVerificationError
+		var unknownAuth x509.UnknownAuthorityError
+		var hostErr x509.HostnameError
+		if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) {
+			return backenderr.New(backenderr.ReasonUnavailable, fmt.Sprintf("%s: the TLS certificate of %s was refused", what, c.endpoint), err)
+		}
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &se) || errors.As(err, &te) {
