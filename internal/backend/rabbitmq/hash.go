@@ -26,13 +26,13 @@ const saltLen = 4
 // https://www.rabbitmq.com/docs/passwords#computing-password-hash:
 // base64(salt + SHA-256(salt + UTF-8 password)) for
 // rabbit_password_hashing_sha256.
-func HashPassword(password string, salt [saltLen]byte) string {
+func HashPassword(password string, salt [4]byte) string {
 	return encodeHash(sha256.New(), salt[:], password)
 }
 
 // NewPasswordHash is HashPassword with a salt from crypto/rand.
 func NewPasswordHash(password string) (string, error) {
-	var salt [saltLen]byte
+	var salt [4]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return "", err
 	}
