@@ -25,6 +25,7 @@ import (
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
@@ -79,7 +80,10 @@ type operatorRun struct {
 func startOperator(t *testing.T, cfg operator.Config) *operatorRun {
 	t.Helper()
 	cfg.Restartable = true
-	cfg.Controllers = kubetest.Config("--poll-interval=2s", "--wait-interval=300ms", "--concurrency=4").Controllers
+	if cfg.Controllers == (managed.GroupOptions{}) {
+		// Short intervals, unless the test asked for the binary's own flags.
+		cfg.Controllers = kubetest.Config("--poll-interval=2s", "--wait-interval=300ms", "--concurrency=4").Controllers
+	}
 	wc := &writeCounter{}
 	c := rest.CopyConfig(restCfg)
 	c.Wrap(wc.wrap)

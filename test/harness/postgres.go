@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -246,18 +247,50 @@ func randomPassword() string {
 	return hex.EncodeToString(b)
 }
 
-// Pause freezes the server and every session (SIGSTOP to its process group):
-// connections stay open and nothing answers, as with a hung host.
-func (p *Postgres) Pause() error { return p.signalGroup(syscall.SIGSTOP) }
+// Pause freezes the server and every session (SIGSTOP to the postmaster
+// and each of its children: backends start their own sessions, so a
+// process-group signal would miss them): connections stay open and nothing
+// answers, as with a hung host.
+func (p *Postgres) Pause() error { return p.signalAll(syscall.SIGSTOP) }
 
 // Resume undoes Pause.
-func (p *Postgres) Resume() error { return p.signalGroup(syscall.SIGCONT) }
+func (p *Postgres) Resume() error { return p.signalAll(syscall.SIGCONT) }
 
-func (p *Postgres) signalGroup(sig syscall.Signal) error {
+func (p *Postgres) signalAll(sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
 		return errors.New("postgres is not running")
 	}
-	return syscall.Kill(-p.cmd.Process.Pid, sig)
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		return err
+	}
+	for _, child := range childrenOf(pid) {
+		_ = syscall.Kill(child, sig) // a child may just have exited
+	}
+	return nil
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := stat[strings.LastIndexByte(string(stat), ')')+1:]
+		fields := strings.Fields(string(rest))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
