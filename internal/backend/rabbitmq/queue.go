@@ -301,15 +301,17 @@ func (c queues) Delete(ctx context.Context, s QueueSpec) error {
 	if q != nil {
 		if q.Messages > 0 && !s.DeleteIfNotEmpty {
 			return backenderr.Blocked(fmt.Sprintf(
-				"%s holds %d messages; set deleteIfNotEmpty to delete it with them", what, q.Messages), nil)
+				"%s holds %s; set deleteIfNotEmpty to delete it with them", what, plural(q.Messages, "message")), nil)
 		}
 		opts := rabbithole.QueueDeleteOptions{IfEmpty: q.Type == "classic" && !s.DeleteIfNotEmpty}
 		err := c.write(ctx, "delete "+what, "", func(rh *rabbithole.Client) (*http.Response, error) {
 			return rh.DeleteQueue(s.Vhost, s.Name, opts)
 		})
 		if be, ok := backenderr.As(err); ok && opts.IfEmpty && strings.Contains(be.Message, "not empty") {
+			// The server refused; its statistics (which lag by up to the
+			// collection interval) do not count them yet. The next retry will.
 			return backenderr.Blocked(fmt.Sprintf(
-				"%s holds messages; set deleteIfNotEmpty to delete it with them", what), be.Err)
+				"%s holds messages (not counted in the statistics yet); set deleteIfNotEmpty to delete it with them", what), be.Err)
 		}
 		if err != nil {
 			return err
@@ -323,4 +325,12 @@ func (c queues) Delete(ctx context.Context, s QueueSpec) error {
 		return err
 	}
 	return nil
+}
+
+// plural is "1 message" or "n messages".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
