@@ -11,6 +11,7 @@ id postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 id mysql >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 
 if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

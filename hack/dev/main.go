@@ -1,7 +1,9 @@
 // Command dev runs backend-operator for real on a local control plane (the
 // envtest kube-apiserver and etcd) with a private PostgreSQL, applies
 // config/samples and waits until everything is Ready. `make dev` runs it.
-// Servers with engine mysql go to a private MariaDB (mariadb.go).
+// Servers with engine mysql go to a private MariaDB (mariadb.go), cache
+// servers to a private Redis (redis.go), messaging servers to a private
+// RabbitMQ node (rabbitmq.go).
 //
 // With DEV_ONESHOT=1 it exits 0 once the sample application users have logged
 // in with the credentials from their Secrets, and non-zero with the reason
@@ -82,6 +84,11 @@ func run() error {
 		return err
 	}
 	defer rd.Close() //nolint:errcheck
+	rmq, err := startRabbitMQ(ctx)
+	if err != nil {
+		return err
+	}
+	defer rmq.Close() //nolint:errcheck
 
 	step("starting the operator")
 	// The binary's own defaults; no listeners, so that nothing on this
@@ -121,14 +128,17 @@ func run() error {
 	if err := redisLogin(ctx, c); err != nil {
 		return err
 	}
+	if err := amqpRoundTrip(ctx, c); err != nil {
+		return err
+	}
 	alias := ""
 	if k := os.Getenv("KUBECTL"); k != "" {
 		alias = "\n  alias kubectl=" + k + "   # built with the control plane"
 	}
 	fmt.Printf(`
 backend-operator is running. Everything in %s is Ready; the sample users %q
-(PostgreSQL) and %q (MariaDB) and the sample cache user logged in with the
-credentials from their Secrets.
+(PostgreSQL) and %q (MariaDB), the sample cache user and the sample broker
+user logged in with the credentials from their Secrets.
 %s
   export KUBECONFIG=%s
   kubectl get backend                      # every backend-operator object
@@ -225,6 +235,7 @@ func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres, ma
 				_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}, "stringData")
 			}
 			patchRedisSample(u)
+			patchRabbitMQSample(u)
 			if u.GetNamespace() == "" && !strings.HasPrefix(u.GetKind(), "Cluster") {
 				u.SetNamespace("default")
 			}
