@@ -17,7 +17,7 @@ import (
 )
 
 func workloads() []workload {
-	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}}
+	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}, &rabbitWorkload{}}
 }
 
 // pgWorkload: N Databases and N DatabaseUsers with ReadWrite on their database.
