@@ -309,7 +309,7 @@ func TestAuthFailure(t *testing.T) {
 	c, err := rabbitmq.New(rabbitmq.Config{URL: srv.MgmtURL(), Username: srv.AdminUser, Password: "wrong-password-xyz"})
 	must(t, err)
 	_, err = c.Info(context.Background())
-	wantReason(t, err, backenderr.ReasonAuthFailed, "refused the admin login")
+	_ = wantReason(t, err, backenderr.ReasonAuthFailed, "refused the admin login")
 	if strings.Contains(err.Error(), "wrong-password-xyz") {
 		t.Fatalf("the error holds the password: %v", err)
 	}
@@ -323,7 +323,7 @@ func TestConfigErrors(t *testing.T) {
 		{URL: "https://h:15671", TLSMode: "verify-ca", CAPEM: []byte("not PEM")},
 	} {
 		_, err := rabbitmq.New(cfg)
-		wantReason(t, err, backenderr.ReasonInvalidSpec)
+		_ = wantReason(t, err, backenderr.ReasonInvalidSpec)
 	}
 }
 
@@ -418,7 +418,7 @@ func TestExchange(t *testing.T) {
 	wantUpToDate(t, c, ex, internal)
 	deleteTwice(t, c, ex, internal)
 
-	wantReason(t, ex.Apply(ctx, rabbitmq.ExchangeSpec{Vhost: "no-such-vhost", Name: "e", Type: "direct"}), backenderr.ReasonDependencyMissing)
+	_ = wantReason(t, ex.Apply(ctx, rabbitmq.ExchangeSpec{Vhost: "no-such-vhost", Name: "e", Type: "direct"}), backenderr.ReasonDependencyMissing)
 }
 
 func TestQueue(t *testing.T) {
@@ -501,14 +501,14 @@ func TestQueue(t *testing.T) {
 	wantUpToDate(t, c, qs, qq)
 	publish(t, "/", "", qq.Name)
 	waitStats(t, "/", qq.Name, 1)
-	wantReason(t, qs.Delete(ctx, qq), backenderr.ReasonDeletionBlocked, "holds 1 messages")
+	_ = wantReason(t, qs.Delete(ctx, qq), backenderr.ReasonDeletionBlocked, "holds 1 messages")
 	qq.DeleteIfNotEmpty = true
 	deleteTwice(t, c, qs, qq)
 	if code := adminGET(t, "operator-policies/%2F/"+url.PathEscape(policy), nil); code != http.StatusNotFound {
 		t.Fatalf("Delete left the operator policy: %d", code)
 	}
 
-	wantReason(t, qs.Apply(ctx, rabbitmq.QueueSpec{Vhost: "no-such-vhost", Name: "q", Durable: true}), backenderr.ReasonDependencyMissing)
+	_ = wantReason(t, qs.Apply(ctx, rabbitmq.QueueSpec{Vhost: "no-such-vhost", Name: "q", Durable: true}), backenderr.ReasonDependencyMissing)
 }
 
 func TestBinding(t *testing.T) {
@@ -538,9 +538,9 @@ func TestBinding(t *testing.T) {
 		must(t, bs.Apply(ctx, spec))
 		defer deleteTwice(t, c, bs, spec) // after all exist: deleting one leaves its look-alikes
 	}
-	wantReason(t, bs.Apply(ctx, rabbitmq.BindingSpec{Vhost: "/", Source: "no-such-exchange", Destination: "bq"}),
+	_ = wantReason(t, bs.Apply(ctx, rabbitmq.BindingSpec{Vhost: "/", Source: "no-such-exchange", Destination: "bq"}),
 		backenderr.ReasonDependencyMissing, "no-such-exchange")
-	wantReason(t, bs.Apply(ctx, rabbitmq.BindingSpec{Vhost: "/", Source: "bx", Destination: "no-such-queue"}),
+	_ = wantReason(t, bs.Apply(ctx, rabbitmq.BindingSpec{Vhost: "/", Source: "bx", Destination: "no-such-queue"}),
 		backenderr.ReasonDependencyMissing, "no-such-queue")
 	if err := bs.Delete(ctx, rabbitmq.BindingSpec{Vhost: "/", Source: "no-such-exchange", Destination: "bq"}); err != nil {
 		t.Fatalf("deleting a binding whose source is gone: %v", err)

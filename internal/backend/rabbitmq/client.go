@@ -247,7 +247,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.status = resp.StatusCode
 	if resp.StatusCode >= 400 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		var e struct {
 			Error  string `json:"error"`
 			Reason string `json:"reason"`
@@ -279,7 +279,7 @@ func (c *Client) call(ctx context.Context, what, notFound string, f func(rh *rab
 	res, err := f(&rh)
 	if res != nil && res.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-		res.Body.Close()
+		_ = res.Body.Close()
 	}
 	if err != nil {
 		return c.classify(what, notFound, t.status, t.reason, err)

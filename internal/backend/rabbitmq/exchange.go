@@ -36,7 +36,7 @@ func (exchanges) Validate(_ context.Context, s ExchangeSpec) error {
 	if err := checkEntityName("exchange name", s.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(exchangeTypes, s.Type) && !(strings.HasPrefix(s.Type, "x-") && len(s.Type) > 2) {
+	if !slices.Contains(exchangeTypes, s.Type) && (!strings.HasPrefix(s.Type, "x-") || len(s.Type) <= 2) {
 		return backenderr.Invalid("exchange type %q is not direct, fanout, topic, headers or x-<plugin type>", s.Type)
 	}
 	return checkArguments("exchange arguments", s.Arguments)
