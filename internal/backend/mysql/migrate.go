@@ -41,6 +41,7 @@ func (m migrations) Session(_ context.Context, db, role string) (*sql.DB, error)
 	}
 	dc.DBName = db
 	dc.Params = nil
+	dc.ParseTime = true // goose scans its timestamps
 	dc.ReadTimeout, dc.WriteTimeout = 0, 0
 	conn, err := mysql.NewConnector(dc)
 	if err != nil {
