@@ -32,6 +32,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts managed
 	}, opts); err != nil {
 		return err
 	}
+	if err := managed.Setup(ctx, mgr, migrationWiring(mgr.GetClient(), engines), opts); err != nil {
+		return err
+	}
 	return managed.Setup(ctx, mgr, managed.Wiring[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{
 		Kind: managed.Kind[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{Name: sqlengine.KindDatabaseUser,
 			NewObj:    func() *sqlv1.DatabaseUser { return &sqlv1.DatabaseUser{} },
