@@ -380,7 +380,7 @@ func TestVhost(t *testing.T) {
 	publish(t, spec.Name, "", "q")
 	waitStats(t, spec.Name, "q", 1)
 	waitVhostStats(t, spec.Name, 1)
-	be = wantReason(t, vh.Delete(ctx, spec), backenderr.ReasonDeletionBlocked, "holds 1 messages")
+	be = wantReason(t, vh.Delete(ctx, spec), backenderr.ReasonDeletionBlocked, "holds 1 message;")
 	if !be.Wait {
 		t.Fatal("a blocked deletion is polled")
 	}
@@ -487,7 +487,7 @@ func TestQueue(t *testing.T) {
 
 	// A queue holding messages blocks its deletion, with the count.
 	waitStats(t, "/", spec.Name, 1)
-	be = wantReason(t, qs.Delete(ctx, spec), backenderr.ReasonDeletionBlocked, "holds 1 messages")
+	be = wantReason(t, qs.Delete(ctx, spec), backenderr.ReasonDeletionBlocked, "holds 1 message;")
 	if !be.Wait {
 		t.Fatal("a blocked deletion is polled")
 	}
@@ -501,7 +501,7 @@ func TestQueue(t *testing.T) {
 	wantUpToDate(t, c, qs, qq)
 	publish(t, "/", "", qq.Name)
 	waitStats(t, "/", qq.Name, 1)
-	_ = wantReason(t, qs.Delete(ctx, qq), backenderr.ReasonDeletionBlocked, "holds 1 messages")
+	_ = wantReason(t, qs.Delete(ctx, qq), backenderr.ReasonDeletionBlocked, "holds 1 message;")
 	qq.DeleteIfNotEmpty = true
 	deleteTwice(t, c, qs, qq)
 	if code := adminGET(t, "operator-policies/%2F/"+url.PathEscape(policy), nil); code != http.StatusNotFound {
