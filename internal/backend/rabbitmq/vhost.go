@@ -230,7 +230,7 @@ func (c vhosts) Delete(ctx context.Context, s VhostSpec) error {
 	}
 	if got.Messages > 0 && !s.DeleteIfNotEmpty {
 		return backenderr.Blocked(fmt.Sprintf(
-			"vhost %s holds %d messages; set deleteIfNotEmpty to delete it with them", quote(s.Name), got.Messages), nil)
+			"vhost %s holds %s; set deleteIfNotEmpty to delete it with them", quote(s.Name), plural(got.Messages, "message")), nil)
 	}
 	return c.write(ctx, "delete vhost "+quote(s.Name), "", func(rh *rabbithole.Client) (*http.Response, error) {
 		return rh.DeleteVhost(s.Name)
