@@ -254,7 +254,14 @@ func (r run) apply(ctx context.Context, sources []Source, spec Spec) (Result, er
 		if err != nil {
 			res.Plan.Steps = p.Steps[i:]
 			res.Plan.Hash = Hash(res.Plan)
-			return res, r.failed(ctx, s, capture.last(), err)
+			err = r.failed(ctx, s, capture.last(), err)
+			// Best effort, briefly, even when ctx is done: what did get applied.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if st, serr := r.d.readState(sctx, r.db); serr == nil {
+				res.State = st
+			}
+			cancel()
+			return res, err
 		}
 		if s.Down {
 			err = r.d.forget(ctx, r.db, s.Version)
@@ -350,7 +357,9 @@ func (r run) failed(ctx context.Context, s Step, stmt string, err error) error {
 	}
 	// Best effort: a session that died cannot record it, and the next run
 	// retries the file.
-	_ = r.d.block(context.WithoutCancel(ctx), r.db, s.Version, s.Checksum, msg)
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = r.d.block(bctx, r.db, s.Version, s.Checksum, msg)
+	cancel()
 	return &backenderr.Error{Reason: ReasonBlocked, Terminal: true, Err: cause, Message: fmt.Sprintf(
 		"%s; it could not roll back, so nothing more runs until spec.resolve is {version: %d, action: MarkApplied or Retry}", msg, s.Version)}
 }
