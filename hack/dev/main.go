@@ -257,7 +257,7 @@ func waitReady(ctx context.Context, c client.Client, objs []*unstructured.Unstru
 	for {
 		var pending []string
 		for _, o := range objs {
-			if o.GetKind() == "Secret" {
+			if o.GetKind() == "Secret" || o.GetKind() == "ConfigMap" {
 				continue
 			}
 			cur := &unstructured.Unstructured{}
