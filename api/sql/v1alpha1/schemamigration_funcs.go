@@ -27,7 +27,9 @@ func (m *SchemaMigration) ManagementPolicy() common.ManagementPolicy {
 func (m *SchemaMigration) AdoptExisting() bool { return true }
 
 // ClaimKey is the Database object's: one SchemaMigration per database.
-func (m *SchemaMigration) ClaimKey() string { return "Database/" + m.Namespace + "/" + m.Spec.DatabaseRef.Name }
+func (m *SchemaMigration) ClaimKey() string {
+	return "Database/" + m.Namespace + "/" + m.Spec.DatabaseRef.Name
+}
 
 // ApprovalMode defaults to Automatic.
 func (m *SchemaMigration) ApprovalMode() Approval { return cmp.Or(m.Spec.Approval, ApprovalAutomatic) }
