@@ -75,9 +75,9 @@ func TestServerDecisions(t *testing.T) {
 		wantRequeueMin, wantRequeueMax time.Duration
 	}{
 		{name: "connected", reason: "a good login is Ready and polled again at the poll interval",
-			secret: map[string]string{"username": "admin", "password": "pw"},
+			secret: map[string]string{"username": "admin", "password": "s3cret-admin-pw"},
 			connect: func(_ context.Context, l servers.Login) error {
-				if l.Username() != "admin" || l.Password() != "pw" {
+				if l.Username() != "admin" || l.Password() != "s3cret-admin-pw" {
 					return errors.New("wrong login passed")
 				}
 				return nil
@@ -89,23 +89,23 @@ func TestServerDecisions(t *testing.T) {
 			secret:    map[string]string{"username": "admin"},
 			wantReady: "False SecretInvalid", wantMessage: `"password"`, wantEvents: []string{"Warning SecretInvalid"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "unreachable", reason: "a server that is not up yet is retried, not forgotten",
-			secret: map[string]string{"username": "admin", "password": "pw"},
+			secret: map[string]string{"username": "admin", "password": "s3cret-admin-pw"},
 			connect: func(context.Context, servers.Login) error {
 				return backenderr.Unavailable(errors.New("connection refused"))
 			},
 			wantReady: "False BackendUnavailable", wantEvents: []string{"Warning BackendUnavailable"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "refused login", reason: "any failure reason is retried the same way",
-			secret: map[string]string{"username": "admin", "password": "pw"},
+			secret: map[string]string{"username": "admin", "password": "s3cret-admin-pw"},
 			connect: func(context.Context, servers.Login) error {
 				return backenderr.New(backenderr.ReasonAuthFailed, "login refused", nil)
 			},
 			wantReady: "False AuthenticationFailed", wantEvents: []string{"Warning AuthenticationFailed"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "hidden error", reason: "an unclassified driver error is not shown where the driver may quote what it sent",
-			secret: map[string]string{"username": "admin", "password": "pw"}, hide: true,
-			connect:   func(context.Context, servers.Login) error { return errors.New("ERR AUTH pw") },
+			secret: map[string]string{"username": "admin", "password": "s3cret-admin-pw"}, hide: true,
+			connect:   func(context.Context, servers.Login) error { return errors.New("ERR AUTH s3cret-admin-pw") },
 			wantReady: "False BackendError", wantMessage: "see the operator log", wantEvents: []string{"Warning BackendError"}, wantRequeueMin: 10 * time.Second, wantRequeueMax: 12 * time.Second},
 		{name: "hung", reason: "a server that never answers gets its status written after the backend deadline",
-			secret: map[string]string{"username": "admin", "password": "pw"}, timeout: 300 * time.Millisecond,
+			secret: map[string]string{"username": "admin", "password": "s3cret-admin-pw"}, timeout: 300 * time.Millisecond,
 			connect: func(ctx context.Context, _ servers.Login) error {
 				<-ctx.Done()
 				return ctx.Err()
@@ -148,7 +148,7 @@ func TestServerDecisions(t *testing.T) {
 			c := meta.FindStatusCondition(got.Status.Conditions, managed.ConditionReady)
 			if c == nil || string(c.Status)+" "+c.Reason != tc.wantReady {
 				t.Errorf("%s: Ready is %+v, want %s", tc.reason, c, tc.wantReady)
-			} else if !strings.Contains(c.Message, tc.wantMessage) || strings.Contains(c.Message, "pw") {
+			} else if !strings.Contains(c.Message, tc.wantMessage) || strings.Contains(c.Message, "s3cret") {
 				t.Errorf("%s: message %q should contain %q and no password", tc.reason, c.Message, tc.wantMessage)
 			}
 			if diff := cmp.Diff(tc.wantEvents, rec.events); diff != "" {
