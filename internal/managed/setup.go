@@ -30,6 +30,10 @@ type Wiring[T Object, L client.ObjectList] struct {
 type Dependency[T Object] struct {
 	// Watch is the kind watched, such as &corev1.Secret{}.
 	Watch client.Object
+	// MetadataOnly watches (and caches) only the objects' metadata: for kinds
+	// whose contents the connector reads itself, such as ConfigMaps, so that
+	// the operator never holds every one of them in memory.
+	MetadataOnly bool
 	// Index names the field index; dependencies that share keys (the two
 	// server kinds of a group) share it.
 	Index string
@@ -84,7 +88,11 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 				return err
 			}
 		}
-		b = b.Watches(d.Watch, handler.EnqueueRequestsFromMapFunc(MapByIndex(c, d.Index, d.Key, w.NewList())))
+		var opts []builder.WatchesOption
+		if d.MetadataOnly {
+			opts = append(opts, builder.OnlyMetadata)
+		}
+		b = b.Watches(d.Watch, handler.EnqueueRequestsFromMapFunc(MapByIndex(c, d.Index, d.Key, w.NewList())), opts...)
 	}
 	r := NewReconciler(c, mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), w.Kind, opts.Options)
 	return b.WithOptions(opts.Controller()).Complete(r)

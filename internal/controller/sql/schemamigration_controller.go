@@ -43,7 +43,10 @@ const (
 // migrationConnector turns a SchemaMigration into a migration run on its
 // Database's server.
 type migrationConnector struct {
-	client  client.Client
+	client client.Client
+	// reader reads ConfigMaps from the API server: the operator watches
+	// only their metadata, so it never caches their contents.
+	reader  client.Reader
 	engines *Engines
 }
 
@@ -80,7 +83,7 @@ func (c migrationConnector) Connect(ctx context.Context, m *sqlv1.SchemaMigratio
 	if r := m.Spec.Resolve; r != nil {
 		spec.Resolve = &migrate.Resolve{Version: r.Version, Action: migrate.ResolveAction(r.Action)}
 	}
-	return &migrationExternal{engine: engine, client: c.client, obj: m, migrator: migrate.Migrator{Backend: backend}, spec: spec,
+	return &migrationExternal{engine: engine, reader: c.reader, obj: m, migrator: migrate.Migrator{Backend: backend}, spec: spec,
 		mysqlRole: srv.spec.Engine == sqlv1.EngineMySQL && m.Spec.Role != ""}, nil
 }
 
@@ -88,7 +91,7 @@ func (c migrationConnector) Connect(ctx context.Context, m *sqlv1.SchemaMigratio
 // plan, Apply runs it, both report it in status. Delete changes nothing.
 type migrationExternal struct {
 	engine    string
-	client    client.Client
+	reader    client.Reader
 	obj       *sqlv1.SchemaMigration
 	migrator  migrate.Migrator
 	spec      migrate.Spec
@@ -107,7 +110,7 @@ func (e *migrationExternal) Validate(ctx context.Context) error {
 	var sets [][]migrate.File
 	for _, ref := range e.obj.Spec.ConfigMaps {
 		cm := &corev1.ConfigMap{}
-		if err := e.client.Get(ctx, client.ObjectKey{Namespace: e.obj.Namespace, Name: ref.Name}, cm); err != nil {
+		if err := e.reader.Get(ctx, client.ObjectKey{Namespace: e.obj.Namespace, Name: ref.Name}, cm); err != nil {
 			if apierrors.IsNotFound(err) {
 				return managed.Wait(ReasonConfigMapNotFound, fmt.Sprintf("ConfigMap %q does not exist", ref.Name))
 			}
@@ -198,16 +201,16 @@ func (e *migrationExternal) report(res migrate.Result, err error) {
 
 // migrationWiring is the SchemaMigration kind's wiring: a change to its
 // Database or to one of its ConfigMaps wakes it.
-func migrationWiring(c client.Client, engines *Engines) managed.Wiring[*sqlv1.SchemaMigration, *sqlv1.SchemaMigrationList] {
+func migrationWiring(c client.Client, reader client.Reader, engines *Engines) managed.Wiring[*sqlv1.SchemaMigration, *sqlv1.SchemaMigrationList] {
 	return managed.Wiring[*sqlv1.SchemaMigration, *sqlv1.SchemaMigrationList]{
 		Kind: managed.Kind[*sqlv1.SchemaMigration, *sqlv1.SchemaMigrationList]{Name: migrate.Kind,
 			NewObj:    func() *sqlv1.SchemaMigration { return &sqlv1.SchemaMigration{} },
 			NewList:   func() *sqlv1.SchemaMigrationList { return &sqlv1.SchemaMigrationList{} },
-			Connector: managed.ConnectorFunc[*sqlv1.SchemaMigration](migrationConnector{client: c, engines: engines}.Connect)},
+			Connector: managed.ConnectorFunc[*sqlv1.SchemaMigration](migrationConnector{client: c, reader: reader, engines: engines}.Connect)},
 		DependsOn: []managed.Dependency[*sqlv1.SchemaMigration]{
 			{Watch: &sqlv1.Database{}, Index: migrationDatabaseIndex, Key: managed.NamespacedKey,
 				Keys: func(m *sqlv1.SchemaMigration) []string { return []string{m.Namespace + "/" + m.Spec.DatabaseRef.Name} }},
-			{Watch: &corev1.ConfigMap{}, Index: migrationConfigMapIndex, Key: managed.NamespacedKey,
+			{Watch: &corev1.ConfigMap{}, MetadataOnly: true, Index: migrationConfigMapIndex, Key: managed.NamespacedKey,
 				Keys: func(m *sqlv1.SchemaMigration) []string {
 					keys := make([]string, 0, len(m.Spec.ConfigMaps))
 					for _, ref := range m.Spec.ConfigMaps {

@@ -32,7 +32,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts managed
 	}, opts); err != nil {
 		return err
 	}
-	if err := managed.Setup(ctx, mgr, migrationWiring(mgr.GetClient(), engines), opts); err != nil {
+	if err := managed.Setup(ctx, mgr, migrationWiring(mgr.GetClient(), mgr.GetAPIReader(), engines), opts); err != nil {
 		return err
 	}
 	return managed.Setup(ctx, mgr, managed.Wiring[*sqlv1.DatabaseUser, *sqlv1.DatabaseUserList]{
