@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 )
 
 func workloads() []workload {
-	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}, &rabbitWorkload{}}
+	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}, &rabbitWorkload{}, newMigrationsWorkload()}
 }
 
 // pgWorkload: N Databases and N DatabaseUsers with ReadWrite on their database.
@@ -28,6 +29,8 @@ type pgWorkload struct {
 	sampler *pgx.Conn
 	// readings counts calls of queries.
 	readings int64
+	// namespace holds the workload's objects; default bench-postgres.
+	namespace string
 }
 
 const (
@@ -60,7 +63,7 @@ func (w *pgWorkload) setup(ctx context.Context, c client.Client) (string, error)
 			return "", fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	ns := "bench-postgres"
+	ns := cmp.Or(w.namespace, "bench-postgres")
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "admin", Namespace: ns},
