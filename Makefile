@@ -100,7 +100,7 @@ test-e2e: ## Run the e2e suite on a kind cluster (needs Docker and kind).
 ##@ Run
 
 .PHONY: dev
-dev: manifests backends ## Run the operator on a local control plane with a local PostgreSQL and the samples (DEV_ONESHOT=1 to exit once it works).
+dev: manifests backends ## Run the operator on a local control plane with private PostgreSQL, MariaDB, Redis and RabbitMQ and the samples (DEV_ONESHOT=1 to exit once it works).
 	@assets="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh kubectl)"; \
 		KUBEBUILDER_ASSETS="$$assets" KUBECTL="$$assets/kubectl" go run ./hack/dev
 

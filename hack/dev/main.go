@@ -155,7 +155,7 @@ user logged in with the credentials from their Secrets.
 		fmt.Println("DEV_ONESHOT=1: the sample users logged in; stopping.")
 		return nil
 	}
-	fmt.Println("Press Ctrl-C to stop (the control plane and the databases go with it).")
+	fmt.Println("Press Ctrl-C to stop (the control plane and the private servers go with it).")
 	select {
 	case <-ctx.Done():
 		return nil

@@ -34,6 +34,9 @@ type Reasoned struct {
 	// Wait errors are expected states (a server not ready yet): they are polled
 	// rather than retried with backoff, and logged quietly.
 	Wait bool
+	// Announce emits a Warning event for a Wait error too, when its reason
+	// is new: a state a person must act on.
+	Announce bool
 	Err  error
 }
 
@@ -70,7 +73,7 @@ func classify(err error) Reasoned {
 		return *r
 	}
 	if be, ok := backenderr.As(err); ok {
-		return Reasoned{Reason: be.Reason, Message: be.Message, Terminal: be.Terminal, Wait: be.Wait, Err: err}
+		return Reasoned{Reason: be.Reason, Message: be.Message, Terminal: be.Terminal, Wait: be.Wait, Announce: be.Announce, Err: err}
 	}
 	return Reasoned{Reason: backenderr.ReasonBackendError, Message: "unexpected error; see the operator log", Err: err}
 }

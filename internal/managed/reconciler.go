@@ -361,9 +361,9 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 	}
 	c := classify(err)
 	prev := meta.FindStatusCondition(obj.ManagedStatus().Conditions, ConditionReady)
-	changed := prev == nil || prev.Reason != c.Reason || prev.Message != c.Message
+	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && !c.Announce)
 	setReady(obj, metav1.ConditionFalse, c.Reason, c.Message)
-	if changed && !c.Wait {
+	if changed && (!c.Wait || c.Announce) {
 		r.event(obj, corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message)
 	}
 	switch {

@@ -62,6 +62,7 @@ type MessagingUserSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	Name string `json:"name,omitempty"`
 	// tags grant management UI and API access (management, monitoring,
 	// policymaker, administrator); none for an application.

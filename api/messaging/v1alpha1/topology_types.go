@@ -31,6 +31,7 @@ type VhostSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	Name string `json:"name,omitempty"`
 	// description shown in the management UI.
 	// +optional
@@ -63,6 +64,7 @@ type VhostRef struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="vhost is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	Vhost string `json:"vhost,omitempty"`
 }
 
@@ -76,6 +78,7 @@ type ExchangeSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('amq.')",message="names starting with amq. are reserved by RabbitMQ"
 	Name string `json:"name,omitempty"`
 	// type is direct, fanout, topic, headers or a plugin's x-... type; immutable.
@@ -158,6 +161,7 @@ type QueueSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('amq.')",message="names starting with amq. are reserved by RabbitMQ"
 	Name string `json:"name,omitempty"`
 	// type is classic (default), quorum or stream; immutable.
@@ -203,12 +207,14 @@ type BindingSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="source is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	Source string `json:"source"`
 	// destination is the queue or exchange they go to; immutable.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="destination is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	Destination string `json:"destination"`
 	// destinationType is queue (default) or exchange; immutable.
 	// +optional
@@ -240,6 +246,7 @@ type PolicySpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="the names . and .. are refused: the management API reads them as path segments"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('backend-operator.')",message="names starting with backend-operator. are reserved for queue settings"
 	Name string `json:"name,omitempty"`
 	// operator makes it an operator policy (limits users cannot override); immutable.
@@ -281,7 +288,7 @@ type ManagedObjectStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=backend;messaging
+// +kubebuilder:resource:categories=backend;messaging,shortName=mqvhost
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
@@ -308,7 +315,7 @@ type VhostList struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=backend;messaging
+// +kubebuilder:resource:categories=backend;messaging,shortName=mqexchange
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
 // +kubebuilder:printcolumn:name="Vhost",type=string,JSONPath=`.spec.vhost`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
@@ -337,7 +344,7 @@ type ExchangeList struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=backend;messaging
+// +kubebuilder:resource:categories=backend;messaging,shortName=mqqueue
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
 // +kubebuilder:printcolumn:name="Vhost",type=string,JSONPath=`.spec.vhost`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
@@ -366,7 +373,7 @@ type QueueList struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=backend;messaging
+// +kubebuilder:resource:categories=backend;messaging,shortName=mqbinding
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.source`
 // +kubebuilder:printcolumn:name="Destination",type=string,JSONPath=`.spec.destination`
@@ -395,7 +402,7 @@ type BindingList struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=backend;messaging
+// +kubebuilder:resource:categories=backend;messaging,shortName=mqpolicy
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`
 // +kubebuilder:printcolumn:name="Pattern",type=string,JSONPath=`.spec.pattern`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

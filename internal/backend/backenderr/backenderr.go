@@ -35,6 +35,9 @@ type Error struct {
 	// else's action (a dependency not created yet, a deletion blocked by
 	// what the object still owns): they are polled, not retried with backoff.
 	Wait bool
+	// Announce asks for a Warning event even for a Wait error: something a
+	// person must act on (a deletion blocked by data).
+	Announce bool
 	// Err is the underlying cause, kept for logs.
 	Err error
 }
@@ -72,7 +75,7 @@ func Missing(message string, cause error) error {
 // Blocked reports a deletion that cannot finish as things are; it is polled
 // until the cause goes away.
 func Blocked(message string, cause error) error {
-	return &Error{Reason: ReasonDeletionBlocked, Message: message, Err: cause, Wait: true}
+	return &Error{Reason: ReasonDeletionBlocked, Message: message, Err: cause, Wait: true, Announce: true}
 }
 
 // As returns the classified error in err's chain, if any.

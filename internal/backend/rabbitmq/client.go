@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
@@ -131,6 +132,65 @@ type Client struct {
 	sem       chan struct{}
 	rh        *rabbithole.Client // template; each call uses a copy with its own transport
 	snap      *snapshot.Cache[*state]
+	// empty confirms, for deletions that rest on the management statistics,
+	// that an object was seen empty twice a statistics interval apart.
+	empty emptyGate
+}
+
+// statsLag is how long the management statistics may lag behind the
+// queues: RabbitMQ's collect_statistics_interval (5 s by default) plus a
+// margin.
+const statsLag = 6 * time.Second
+
+// emptyGate remembers when an object was first seen with no messages. The
+// message counts of quorum queues, streams and vhosts come from statistics
+// that lag, so a deletion guarded by them proceeds only once the object was
+// seen empty again at least statsLag later: messages published before the
+// first look are counted by then.
+type emptyGate struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// confirmed reports whether key, seen empty now, was already seen empty at
+// least statsLag ago; it starts the wait otherwise.
+func (g *emptyGate) confirmed(key string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.seen == nil {
+		g.seen = map[string]time.Time{}
+	}
+	first, ok := g.seen[key]
+	if !ok {
+		g.seen[key] = now
+		return false
+	}
+	if now.Sub(first) < statsLag {
+		return false
+	}
+	delete(g.seen, key)
+	return true
+}
+
+// reset forgets key: it was seen holding messages.
+func (g *emptyGate) reset(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.seen, key)
+}
+
+// confirmEmpty is the deletion guard of an object whose message count
+// comes from the statistics: nil once it was seen empty twice statsLag
+// apart, a DeletionBlocked error (polled) until then.
+func (c *Client) confirmEmpty(key, what string, messages int64) error {
+	if messages > 0 {
+		c.empty.reset(key)
+		return backenderr.Blocked(fmt.Sprintf("%s holds %s; set deleteIfNotEmpty to delete it with them", what, plural(messages, "message")), nil)
+	}
+	if !c.empty.confirmed(key, time.Now()) {
+		return backenderr.Blocked(fmt.Sprintf("%s: confirming it holds no messages (the broker's statistics lag up to %s)", what, statsLag), nil)
+	}
+	return nil
 }
 
 var _ port.Server = (*Client)(nil)
@@ -395,6 +455,12 @@ func (c *Client) classify(what, notFound string, status int, reason string, err 
 	reason = oneLine(reason)
 	cause := &httpError{status: status, reason: reason}
 	switch {
+	case (status == http.StatusUnauthorized || status == http.StatusForbidden) && strings.HasPrefix(reason, "Access refused"):
+		// The login worked; the admin has no permissions in the vhost (yet:
+		// RabbitMQ grants them to the user that created it, a moment after
+		// the vhost appears). Polled, not announced.
+		return backenderr.Missing(fmt.Sprintf("%s: the admin login has no permissions in this vhost (yet); "+
+			"on a vhost the operator did not create, grant it configure, write and read \".*\"", what), cause)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		msg := fmt.Sprintf("%s: the management API refused the admin login", what)
 		if reason != "" && reason != "Login failed" {

@@ -303,6 +303,13 @@ func (c queues) Delete(ctx context.Context, s QueueSpec) error {
 			return backenderr.Blocked(fmt.Sprintf(
 				"%s holds %s; set deleteIfNotEmpty to delete it with them", what, plural(q.Messages, "message")), nil)
 		}
+		// Classic queues are deleted with if-empty: the server decides. The
+		// others refuse if-empty and rest on the lagging statistics.
+		if q.Type != "classic" && !s.DeleteIfNotEmpty {
+			if err := c.confirmEmpty("queue/"+s.Vhost+"/"+s.Name, what, q.Messages); err != nil {
+				return err
+			}
+		}
 		opts := rabbithole.QueueDeleteOptions{IfEmpty: q.Type == "classic" && !s.DeleteIfNotEmpty}
 		err := c.write(ctx, "delete "+what, "", func(rh *rabbithole.Client) (*http.Response, error) {
 			return rh.DeleteQueue(s.Vhost, s.Name, opts)

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -228,9 +229,19 @@ func (c vhosts) Delete(ctx context.Context, s VhostSpec) error {
 	if err != nil || got == nil {
 		return err
 	}
-	if got.Messages > 0 && !s.DeleteIfNotEmpty {
-		return backenderr.Blocked(fmt.Sprintf(
-			"vhost %s holds %s; set deleteIfNotEmpty to delete it with them", quote(s.Name), plural(got.Messages, "message")), nil)
+	if !s.DeleteIfNotEmpty {
+		// A vhost with no queue has nothing to lose; otherwise its count
+		// comes from the lagging statistics and must be confirmed.
+		var queues []json.RawMessage
+		if err := c.raw(ctx, "list the queues of vhost "+quote(s.Name), http.MethodGet,
+			"queues/"+seg(s.Name)+"?columns=name", nil, &queues); err != nil {
+			return err
+		}
+		if len(queues) > 0 {
+			if err := c.confirmEmpty("vhost/"+s.Name, "vhost "+quote(s.Name), got.Messages); err != nil {
+				return err
+			}
+		}
 	}
 	return c.write(ctx, "delete vhost "+quote(s.Name), "", func(rh *rabbithole.Client) (*http.Response, error) {
 		return rh.DeleteVhost(s.Name)
