@@ -36,9 +36,10 @@ var (
 	k8s     client.Client
 	logs    = &logBuffer{}
 
-	pg    *harness.Postgres
-	maria *harness.MariaDB
-	redis *harness.Redis
+	pg     *harness.Postgres
+	maria  *harness.MariaDB
+	redis  *harness.Redis
+	rabbit *harness.RabbitMQ
 
 	// quiet is the context of the test's own API calls: client-go logs them
 	// through its logger, which discards, so that the log holds only what the
@@ -91,10 +92,11 @@ func run(m *testing.M) int {
 	// The backends start side by side: MariaDB's first start alone takes seconds.
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	var pgErr, mariaErr, redisErr error
+	var pgErr, mariaErr, redisErr, rabbitErr error
 	wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
 	wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
 	wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
+	wg.Go(func() { rabbit, rabbitErr = harness.StartRabbitMQ(ctx) })
 	wg.Wait()
 	if pg != nil {
 		defer pg.Close() //nolint:errcheck
@@ -105,7 +107,10 @@ func run(m *testing.M) int {
 	if redis != nil {
 		defer redis.Close() //nolint:errcheck
 	}
-	for name, err := range map[string]error{"PostgreSQL": pgErr, "MariaDB": mariaErr, "Redis": redisErr} {
+	if rabbit != nil {
+		defer rabbit.Close() //nolint:errcheck
+	}
+	for name, err := range map[string]error{"PostgreSQL": pgErr, "MariaDB": mariaErr, "Redis": redisErr, "RabbitMQ": rabbitErr} {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "start %s: %v\n", name, err)
 			return 1
