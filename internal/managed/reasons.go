@@ -37,7 +37,7 @@ type Reasoned struct {
 	// Announce emits a Warning event for a Wait error too, when its reason
 	// is new: a state a person must act on.
 	Announce bool
-	Err  error
+	Err      error
 }
 
 func (e *Reasoned) Error() string {

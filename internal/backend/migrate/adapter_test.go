@@ -170,7 +170,7 @@ func TestPostgresMigrations(t *testing.T) {
 			t.Errorf("message %q", be.Message)
 		}
 		_, err = m.Apply(context.Background(), changed)
-		reason(t, err, migrate.ReasonChecksumMismatch)
+		_ = reason(t, err, migrate.ReasonChecksumMismatch)
 		changed.AcceptChecksums = []int64{1}
 		obs, err := m.Observe(context.Background(), changed)
 		if err != nil || len(obs.Record) != 1 {
@@ -179,7 +179,7 @@ func TestPostgresMigrations(t *testing.T) {
 		mustApply(t, m, changed, "")
 		// The accepted checksum is now the recorded one: the old file mismatches.
 		_, err = m.Observe(context.Background(), spec)
-		reason(t, err, migrate.ReasonChecksumMismatch)
+		_ = reason(t, err, migrate.ReasonChecksumMismatch)
 		spec = changed
 		spec.AcceptChecksums = nil
 	})
@@ -208,7 +208,7 @@ func TestPostgresMigrations(t *testing.T) {
 			t.Fatalf("error %+v", be)
 		}
 		_, err = m.Observe(context.Background(), bad)
-		reason(t, err, migrate.ReasonBlocked)
+		_ = reason(t, err, migrate.ReasonBlocked)
 		bad.Resolve = &migrate.Resolve{Version: 5, Action: migrate.MarkApplied}
 		mustApply(t, m, bad, "")
 		if v := pgQuery[int64](t, "mig", `SELECT max(version_id) FROM goose_db_version`); v != 5 {
@@ -250,7 +250,7 @@ func TestPostgresMigrations(t *testing.T) {
 		total := 0
 		for i := range 2 {
 			if errs[i] != nil {
-				reason(t, errs[i], migrate.ReasonLocked)
+				_ = reason(t, errs[i], migrate.ReasonLocked)
 			}
 			total += len(results[i].Ran)
 		}
@@ -268,7 +268,7 @@ func TestPostgresMigrations(t *testing.T) {
 		down.Target = new(int64)
 		*down.Target = 4
 		_, err := m.Apply(context.Background(), down)
-		reason(t, err, migrate.ReasonDownNotAllowed)
+		_ = reason(t, err, migrate.ReasonDownNotAllowed)
 		down.AllowDown = true
 		mustApply(t, m, down, "down6 down5")
 		if pgQuery[bool](t, "mig", `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'items_id')`) {
@@ -356,7 +356,7 @@ func TestMariaDBMigrations(t *testing.T) {
 		withRole := spec
 		withRole.Role = "owner"
 		_, err := m.Observe(ctx, withRole)
-		reason(t, err, backenderr.ReasonInvalidSpec)
+		_ = reason(t, err, backenderr.ReasonInvalidSpec)
 	})
 
 	t.Run("BlockedThenRetry", func(t *testing.T) {
@@ -372,9 +372,9 @@ func TestMariaDBMigrations(t *testing.T) {
 			t.Fatalf("items: %d", n)
 		}
 		_, err = m.Observe(ctx, bad)
-		reason(t, err, migrate.ReasonBlocked)
+		_ = reason(t, err, migrate.ReasonBlocked)
 		_, err = m.Apply(ctx, bad)
-		reason(t, err, migrate.ReasonBlocked)
+		_ = reason(t, err, migrate.ReasonBlocked)
 		// Fixed by hand, then retried with a file that copes.
 		if _, err := admin.Exec(`DROP TABLE mig.items`); err != nil {
 			t.Fatal(err)
@@ -395,7 +395,7 @@ func TestMariaDBMigrations(t *testing.T) {
 		bad := spec
 		bad.Files = append(bad.Files, file("00005_more.sql", "ALTER TABLE items ADD COLUMN x INT;\nALTER TABLE nope ADD COLUMN y INT;", "ALTER TABLE items DROP COLUMN x;"))
 		_, err := m.Apply(ctx, bad)
-		reason(t, err, migrate.ReasonBlocked)
+		_ = reason(t, err, migrate.ReasonBlocked)
 		bad.Resolve = &migrate.Resolve{Version: 5, Action: migrate.MarkApplied}
 		res := mustApply(t, m, bad, "")
 		if res.State.Current() != 5 {
@@ -417,7 +417,7 @@ func TestMariaDBMigrations(t *testing.T) {
 		more := spec
 		more.Files = append(more.Files, file("00006_x.sql", "CREATE TABLE x6 (id INT);", "DROP TABLE x6;"))
 		_, err = m.Apply(ctx, more)
-		reason(t, err, migrate.ReasonLocked)
+		_ = reason(t, err, migrate.ReasonLocked)
 		// The holder's session dies: its lock goes with it.
 		_ = holder.Close()
 		mustApply(t, m, more, "up6")
@@ -429,7 +429,7 @@ func TestMariaDBMigrations(t *testing.T) {
 		down.Target = new(int64)
 		*down.Target = 4
 		_, err := m.Apply(ctx, down)
-		reason(t, err, migrate.ReasonDownNotAllowed)
+		_ = reason(t, err, migrate.ReasonDownNotAllowed)
 		down.AllowDown = true
 		mustApply(t, m, down, "down6 down5")
 		if n := count(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'mig' AND table_name = 'x6'`); n != 0 {

@@ -35,7 +35,9 @@ func TestDeleteRightAfterPublish(t *testing.T) {
 		exists func() bool
 	}{
 		{name: "quorum queue",
-			delete: func() error { return queues.Delete(ctx, rabbitmq.QueueSpec{Vhost: "/", Name: "fresh-qq", Type: "quorum", Durable: true}) },
+			delete: func() error {
+				return queues.Delete(ctx, rabbitmq.QueueSpec{Vhost: "/", Name: "fresh-qq", Type: "quorum", Durable: true})
+			},
 			exists: func() bool {
 				obs, err := queues.Observe(ctx, rabbitmq.QueueSpec{Vhost: "/", Name: "fresh-qq", Type: "quorum", Durable: true}, snapshot.Live)
 				return err == nil && obs.Exists
