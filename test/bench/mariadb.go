@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/test/harness"
@@ -98,11 +97,8 @@ func waitServerReady(ctx context.Context, c client.Client, obj client.Object, ke
 			return err
 		}
 		var conds []metav1.Condition
-		switch s := obj.(type) {
-		case *sqlv1.DatabaseServer:
-			conds = s.Status.Conditions
-		case *cachev1.CacheServer:
-			conds = s.Status.Conditions
+		if s, ok := obj.(interface{ CommonStatus() *common.ServerStatus }); ok {
+			conds = s.CommonStatus().Conditions
 		}
 		if meta.IsStatusConditionTrue(conds, "Ready") {
 			return nil
