@@ -92,8 +92,19 @@ func StartMariaDB(ctx context.Context, extraArgs ...string) (*MariaDB, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
-	args := append([]string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--skip-test-db",
-		"--auth-root-authentication-method=normal", "--skip-name-resolve"}, runAs...)
+	// A private tmpdir: servers bootstrapping side by side in the shared /tmp
+	// trip over each other's temporary tables ("Could not remove temporary
+	// table", then mariadb-install-db fails).
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, err
+	}
+	if m.cred != nil {
+		if err := os.Chown(filepath.Join(dir, "tmp"), int(m.cred.Uid), int(m.cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--tmpdir=" + filepath.Join(dir, "tmp"),
+		"--skip-test-db", "--auth-root-authentication-method=normal", "--skip-name-resolve"}, runAs...)
 	initdb := exec.CommandContext(ctx, install, args...)
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -137,7 +148,7 @@ func (m *MariaDB) Start(ctx context.Context) error {
 		return nil
 	}
 	logPath := filepath.Join(m.Dir, "mariadb.log")
-	args := []string{"--no-defaults", "--datadir=" + filepath.Join(m.Dir, "data"),
+	args := []string{"--no-defaults", "--datadir=" + filepath.Join(m.Dir, "data"), "--tmpdir=" + filepath.Join(m.Dir, "tmp"),
 		"--port=" + strconv.Itoa(m.Port), "--bind-address=" + m.Host,
 		"--socket=" + filepath.Join(m.Dir, "mysqld.sock"), "--pid-file=" + filepath.Join(m.Dir, "mysqld.pid"),
 		"--log-error=" + logPath, "--skip-name-resolve", "--skip-log-bin",
