@@ -101,6 +101,11 @@ const Table = "backend_operator_migrations"
 // gooseTable is goose's version table.
 const gooseTable = "goose_db_version"
 
+// Bookkeeping lists the tables (and goose's id sequence) a run keeps its
+// history in. Access presets leave them out, so that an application login
+// with ReadWrite cannot rewrite the migration history or its checksums.
+var Bookkeeping = []string{Table, gooseTable, gooseTable + "_id_seq"}
+
 // Observe reads the database's migration state and plans the run. A blocked
 // version the spec does not resolve, a checksum mismatch and a plan that
 // cannot run are errors; Result holds what was found either way.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
+	"github.com/backend-operator/backend-operator/internal/backend/migrate"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 )
 
@@ -185,7 +186,7 @@ func desiredPrivileges(role string, grants []sqlengine.Grant, cat catalog) (priv
 				want.add(privKey{Kind: onSchema, Schema: s}, p.schema...)
 			}
 			for _, r := range cat.Relations {
-				if !slices.Contains(schemas, r.Schema) {
+				if !slices.Contains(schemas, r.Schema) || slices.Contains(migrate.Bookkeeping, r.Name) {
 					continue
 				}
 				if r.Sequence {
@@ -237,7 +238,7 @@ func desiredPrivileges(role string, grants []sqlengine.Grant, cat catalog) (priv
 			if len(onTables) > 0 {
 				want.add(privKey{Kind: onSchema, Schema: g.Schema}, "USAGE")
 				for _, r := range cat.Relations {
-					if r.Schema == g.Schema && !r.Sequence {
+					if r.Schema == g.Schema && !r.Sequence && !slices.Contains(migrate.Bookkeeping, r.Name) {
 						want.add(privKey{Kind: onTable, Schema: r.Schema, Name: r.Name}, onTables...)
 					}
 				}
