@@ -3,7 +3,6 @@ package servers
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -100,5 +99,3 @@ func readKey(ctx context.Context, r client.Reader, obj Object, ref common.Secret
 	}
 	return s.Data[key], nil
 }
-
-func asReasoned(err error, target **managed.Reasoned) bool { return errors.As(err, target) }

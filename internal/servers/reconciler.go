@@ -9,6 +9,7 @@ package servers
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -179,11 +180,11 @@ func (r *Reconciler[T, C]) Reconcile(ctx context.Context, req reconcile.Request)
 
 // describe gives the reason and message of a failed connect.
 func (r *Reconciler[T, C]) describe(err error) (string, string) {
-	var rs *managed.Reasoned
 	if be, ok := backenderr.As(err); ok {
 		return be.Reason, be.Message
 	}
-	if ok := asReasoned(err, &rs); ok {
+	var rs *managed.Reasoned
+	if errors.As(err, &rs) {
 		return rs.Reason, rs.Message
 	}
 	if r.kind.HideErrors {
