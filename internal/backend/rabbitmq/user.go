@@ -21,8 +21,14 @@ import (
 type UserSpec struct {
 	Name string
 	// Password is the plaintext password. It stays in memory: the server
-	// gets a salted SHA-256 hash (HashPassword).
-	Password         string
+	// gets a salted SHA-256 hash (HashPassword). "" with Alternate set means
+	// the user Name is retired during an AlternatingUsers rotation: it must
+	// not exist.
+	Password string
+	// Alternate is the second user of an AlternatingUsers rotation, named
+	// port.AlternateName(Name), with the same tags and permissions; nil: it
+	// must not exist.
+	Alternate        *port.Credential
 	Tags             []string
 	Permissions      []Permission
 	TopicPermissions []TopicPermission

@@ -69,8 +69,20 @@ type Grant struct {
 // UserSpec is the desired state of a login.
 type UserSpec struct {
 	Name string
-	// Password is the plaintext password; adapters never log it.
-	Password        string
+	// Password is the plaintext password; adapters never log it. "" with
+	// Alternate set means the login Name is retired during an
+	// AlternatingUsers rotation: it stays as the group role holding the
+	// grants, but cannot log in (NOLOGIN, no password).
+	Password string
+	// OldPassword is the previous password, still accepted during a
+	// DualPassword rotation (MariaDB: two mysql_native_password rules joined
+	// by OR); "" outside one.
+	OldPassword string
+	// Alternate is the second login of an AlternatingUsers rotation
+	// (PostgreSQL): the role port.AlternateName(Name), a member of Name whose
+	// sessions run as Name (ALTER ROLE ... SET role), so that what it creates
+	// is owned by Name. nil: that role, where it exists, cannot log in.
+	Alternate       *port.Credential
 	ConnectionLimit int
 	MemberOf        []string
 	Grants          []Grant
