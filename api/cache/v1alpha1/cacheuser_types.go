@@ -71,6 +71,7 @@ type CommandRules struct {
 // CacheUserSpec is the desired state of an ACL user. The rules are the whole
 // truth: anything the user holds beyond them is taken away.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || !has(self.rotation) || !has(self.rotation.every)",message="rotation.every cannot be used with passwordSecretRef: the referenced Secret decides the password, and changing it rotates"
 type CacheUserSpec struct {
 	// serverRef names the server; immutable.
 	// +required
@@ -105,6 +106,12 @@ type CacheUserSpec struct {
 	// password) in the same namespace; without it a password is generated.
 	// +optional
 	PasswordSecretRef *common.SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	// rotation replaces the password on a schedule or on demand without a
+	// failed login: the next credential is set on the server, published in
+	// the connection Secret, rolled out, and only then the previous one is
+	// retired. See docs/rotation.md.
+	// +optional
+	Rotation *common.Rotation `json:"rotation,omitempty"`
 	// keys are the key patterns the user may touch; none means no key.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64

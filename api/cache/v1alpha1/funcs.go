@@ -100,5 +100,8 @@ func (u *CacheUser) Login() *common.LoginStatus { return &u.Status.LoginStatus }
 // PasswordRef is spec.passwordSecretRef.
 func (u *CacheUser) PasswordRef() *common.SecretKeyReference { return u.Spec.PasswordSecretRef }
 
+// RotationSpec is spec.rotation: nil when the password is not rotated.
+func (u *CacheUser) RotationSpec() *common.Rotation { return u.Spec.Rotation }
+
 // ConnectionSecretSpec is spec.connectionSecret.
 func (u *CacheUser) ConnectionSecretSpec() common.ConnectionSecret { return u.Spec.ConnectionSecret }

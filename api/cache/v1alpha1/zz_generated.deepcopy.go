@@ -194,6 +194,11 @@ func (in *CacheUserSpec) DeepCopyInto(out *CacheUserSpec) {
 		*out = new(commonv1alpha1.SecretKeyReference)
 		**out = **in
 	}
+	if in.Rotation != nil {
+		in, out := &in.Rotation, &out.Rotation
+		*out = new(commonv1alpha1.Rotation)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Keys != nil {
 		in, out := &in.Keys, &out.Keys
 		*out = make([]KeyPattern, len(*in))

@@ -128,6 +128,10 @@ type ConnectionSecret struct {
 	// annotations added to the Secret.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// rollout restarts the workloads that use the Secret when its data
+	// changes (a rotation, a new password).
+	// +optional
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // Binding is the Service Binding for Kubernetes duck type: the Secret an
@@ -170,6 +174,12 @@ type LoginStatus struct {
 	// the Secret it came from.
 	// +optional
 	PasswordVersion string `json:"passwordVersion,omitempty"`
+	// rotation reports spec.rotation's progress.
+	// +optional
+	Rotation *RotationStatus `json:"rotation,omitempty"`
+	// rollout reports the restarts of connectionSecret.rollout's workloads.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // ServerStatus is the status every server kind reports.

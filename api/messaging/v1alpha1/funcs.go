@@ -227,6 +227,9 @@ func (u *MessagingUser) Login() *common.LoginStatus { return &u.Status.LoginStat
 // PasswordRef is spec.passwordSecretRef.
 func (u *MessagingUser) PasswordRef() *common.SecretKeyReference { return u.Spec.PasswordSecretRef }
 
+// RotationSpec is spec.rotation: nil when the password is not rotated.
+func (u *MessagingUser) RotationSpec() *common.Rotation { return u.Spec.Rotation }
+
 // ConnectionSecretSpec is spec.connectionSecret.
 func (u *MessagingUser) ConnectionSecretSpec() common.ConnectionSecret {
 	return u.Spec.ConnectionSecret

@@ -55,6 +55,7 @@ type TopicPermission struct {
 
 // MessagingUserSpec is the desired state of a broker user. Its permissions
 // are the whole truth: any others it holds are cleared.
+// +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || !has(self.rotation) || !has(self.rotation.every)",message="rotation.every cannot be used with passwordSecretRef: the referenced Secret decides the password, and changing it rotates"
 type MessagingUserSpec struct {
 	Common `json:",inline"`
 	// name of the user; defaults to metadata.name; immutable.
@@ -76,6 +77,12 @@ type MessagingUserSpec struct {
 	// The broker only ever gets a salted hash.
 	// +optional
 	PasswordSecretRef *common.SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	// rotation replaces the password on a schedule or on demand without a
+	// failed login: the next credential is set on the server, published in
+	// the connection Secret, rolled out, and only then the previous one is
+	// retired. See docs/rotation.md.
+	// +optional
+	Rotation *common.Rotation `json:"rotation,omitempty"`
 	// permissions per vhost, at most one per vhost.
 	// +optional
 	// +listType=map

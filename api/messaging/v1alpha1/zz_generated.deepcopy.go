@@ -508,6 +508,11 @@ func (in *MessagingUserSpec) DeepCopyInto(out *MessagingUserSpec) {
 		*out = new(commonv1alpha1.SecretKeyReference)
 		**out = **in
 	}
+	if in.Rotation != nil {
+		in, out := &in.Rotation, &out.Rotation
+		*out = new(commonv1alpha1.Rotation)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Permissions != nil {
 		in, out := &in.Permissions, &out.Permissions
 		*out = make([]Permission, len(*in))

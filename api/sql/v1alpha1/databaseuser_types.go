@@ -58,6 +58,7 @@ type Grant struct {
 
 // DatabaseUserSpec is the desired state of a login on a SQL server.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || !has(self.rotation) || !has(self.rotation.every)",message="rotation.every cannot be used with passwordSecretRef: the referenced Secret decides the password, and changing it rotates"
 type DatabaseUserSpec struct {
 	// serverRef names the server; immutable.
 	// +required
@@ -87,6 +88,12 @@ type DatabaseUserSpec struct {
 	// password) in the same namespace; without it a password is generated.
 	// +optional
 	PasswordSecretRef *common.SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	// rotation replaces the password on a schedule or on demand without a
+	// failed login: the next credential is set on the server, published in
+	// the connection Secret, rolled out, and only then the previous one is
+	// retired. See docs/rotation.md.
+	// +optional
+	Rotation *common.Rotation `json:"rotation,omitempty"`
 	// connectionLimit caps concurrent sessions; -1 (default) means no limit.
 	// +optional
 	// +kubebuilder:default=-1

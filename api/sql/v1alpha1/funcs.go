@@ -125,5 +125,8 @@ func (u *DatabaseUser) Login() *common.LoginStatus { return &u.Status.LoginStatu
 // PasswordRef is spec.passwordSecretRef.
 func (u *DatabaseUser) PasswordRef() *common.SecretKeyReference { return u.Spec.PasswordSecretRef }
 
+// RotationSpec is spec.rotation: nil when the password is not rotated.
+func (u *DatabaseUser) RotationSpec() *common.Rotation { return u.Spec.Rotation }
+
 // ConnectionSecretSpec is spec.connectionSecret.
 func (u *DatabaseUser) ConnectionSecretSpec() common.ConnectionSecret { return u.Spec.ConnectionSecret }

@@ -384,6 +384,11 @@ func (in *DatabaseUserSpec) DeepCopyInto(out *DatabaseUserSpec) {
 		*out = new(commonv1alpha1.SecretKeyReference)
 		**out = **in
 	}
+	if in.Rotation != nil {
+		in, out := &in.Rotation, &out.Rotation
+		*out = new(commonv1alpha1.Rotation)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.MemberOf != nil {
 		in, out := &in.MemberOf, &out.MemberOf
 		*out = make([]string, len(*in))
