@@ -40,8 +40,11 @@ func init() {
 // databases is the Database kind's client (sqlengine.Databases).
 type databases struct{ *Engine }
 
-// users is the DatabaseUser kind's client (sqlengine.Users).
+// users is the DatabaseUser kind's client (sqlengine.Users). It rotates
+// passwords with port.OverlapAlternatingUsers.
 type users struct{ *Engine }
+
+var _ port.Rotator = users{}
 
 // Engine is a connected PostgreSQL server.
 type Engine struct {
@@ -395,12 +398,27 @@ func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
 	if strings.ContainsRune(spec.Password, 0) {
 		return backenderr.Invalid("password contains a NUL byte")
 	}
+	alt := port.AlternateName(spec.Name)
+	if a := spec.Alternate; a != nil {
+		if err := checkIdent("alternate user name", alt); err != nil {
+			return backenderr.Invalid("%v", err)
+		}
+		if a.Username != alt {
+			return backenderr.Invalid("the alternate login of %q is %q, not %q", spec.Name, alt, a.Username)
+		}
+		if a.Password == "" || strings.ContainsRune(a.Password, 0) {
+			return backenderr.Invalid("the alternate login's password is empty or contains a NUL byte")
+		}
+	}
 	for _, m := range spec.MemberOf {
 		if err := checkIdent("memberOf role", m); err != nil {
 			return backenderr.Invalid("%v", err)
 		}
 		if m == spec.Name {
 			return backenderr.Invalid("a role cannot be a member of itself")
+		}
+		if m == alt {
+			return backenderr.Invalid("a role cannot be a member of its alternate login %q", alt)
 		}
 	}
 	for _, g := range spec.Grants {
@@ -415,56 +433,72 @@ type roleState struct {
 	exists     bool
 	oid        uint32
 	login      bool
+	inherit    bool
 	connLimit  int
 	createDB   bool
 	createRole bool
-	// verifier is the stored password verifier; nil when unreadable.
-	verifier  *string
+	// verifier is the stored password verifier; nil when there is none or
+	// it is unreadable.
+	verifier *string
+	// verifierKnown: verifier was read (the admin is a superuser), so nil
+	// means no password.
+	verifierKnown bool
+	// config is the role's own settings (rolconfig), "name=value" items.
+	config    []string
 	memberOf  []string
 	databases []string // databases where the role holds privileges
 }
 
-func (e *Engine) readRole(ctx context.Context, name string) (roleState, error) {
+// readLogin reads the role name and its alternate login; either is nil when
+// it does not exist.
+func (e *Engine) readLogin(ctx context.Context, name string) (st, alt *roleState, err error) {
 	super, err := e.isSuperuser(ctx)
 	if err != nil {
-		return roleState{}, err
+		return nil, nil, err
+	}
+	names := []string{name}
+	if alt := port.AlternateName(name); len(alt) <= maxIdentBytes {
+		// A longer name would be truncated to another role's.
+		names = append(names, alt)
 	}
 	var roles map[string]*roleState
 	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		roles, err = readRoles(ctx, c, super, name)
+		roles, err = readRoles(ctx, c, super, names...)
 		return err
 	})
-	if err != nil || roles[name] == nil {
-		return roleState{}, err
+	if err != nil {
+		return nil, nil, err
 	}
-	return *roles[name], nil
+	return roles[name], roles[port.AlternateName(name)], nil
 }
 
-// readRoles reads attributes, memberships and the databases where it holds
-// privileges of the role called only, or of every role when only is "", in
-// one round trip.
-func readRoles(ctx context.Context, c *pgx.Conn, super bool, only string) (map[string]*roleState, error) {
-	q := `SELECT rolname, oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text FROM pg_roles`
+// readRoles reads attributes, settings, memberships and the databases where
+// it holds privileges of each role called only, or of every role when only
+// is empty, in one round trip.
+func readRoles(ctx context.Context, c *pgx.Conn, super bool, only ...string) (map[string]*roleState, error) {
+	q := `SELECT rolname, oid, rolcanlogin, rolinherit, rolconnlimit, rolcreatedb, rolcreaterole, NULL::text, rolconfig FROM pg_roles`
 	if super {
-		q = `SELECT rolname, oid, rolcanlogin, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid`
+		q = `SELECT rolname, oid, rolcanlogin, rolinherit, rolconnlimit, rolcreatedb, rolcreaterole, rolpassword,
+  (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = pg_authid.oid AND s.setdatabase = 0) FROM pg_authid`
 	}
-	// One role by name (index lookups), or every role but the predefined ones.
+	// Roles by name (index lookups), or every role but the predefined ones.
 	which, args := ` WHERE rolname !~ '^pg_'`, []any{}
-	if only != "" {
-		which, args = ` WHERE rolname = $1`, []any{only}
+	if len(only) > 0 {
+		which, args = ` WHERE rolname = ANY($1)`, []any{only}
 	}
 	roles := map[string]*roleState{}
 	byOID := map[uint32]*roleState{}
 	b := &pgx.Batch{}
 	b.Queue(q+which, args...).Query(func(rows pgx.Rows) error {
 		var name string
-		st := &roleState{exists: true}
-		_, err := pgx.ForEachRow(rows, []any{&name, &st.oid, &st.login, &st.connLimit, &st.createDB, &st.createRole, &st.verifier}, func() error {
+		st := &roleState{exists: true, verifierKnown: super}
+		_, err := pgx.ForEachRow(rows, []any{&name, &st.oid, &st.login, &st.inherit, &st.connLimit, &st.createDB, &st.createRole, &st.verifier, &st.config}, func() error {
 			cp := *st
 			if st.verifier != nil {
 				v := *st.verifier
 				cp.verifier = &v
 			}
+			cp.config = slices.Clone(st.config)
 			roles[name], byOID[st.oid] = &cp, &cp
 			return nil
 		})
@@ -508,10 +542,14 @@ ORDER BY 2`, args...).Query(func(rows pgx.Rows) error {
 	return roles, nil
 }
 
-// roleDrift lists attribute and membership differences (not privileges).
-func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []string {
+// roleDrift lists attribute and membership differences of the role
+// spec.Name (not privileges).
+func roleDrift(spec sqlengine.UserSpec, st roleState) []string {
 	var d []string
-	if !st.login {
+	switch {
+	case retired(spec) && st.login:
+		d = append(d, fmt.Sprintf("login is enabled, want NOLOGIN while the alternate login %q is in use", port.AlternateName(spec.Name)))
+	case !retired(spec) && !st.login:
 		d = append(d, "login is disabled")
 	}
 	if st.connLimit != spec.ConnectionLimit {
@@ -523,7 +561,10 @@ func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []stri
 	if st.createRole != spec.CreateRole {
 		d = append(d, fmt.Sprintf("CREATEROLE is %t, want %t", st.createRole, spec.CreateRole))
 	}
-	if checkPassword && rolePassword(spec, st) == port.PasswordDiffers {
+	switch {
+	case retired(spec) && st.verifier != nil:
+		d = append(d, "a password is set, want none while the alternate login is in use")
+	case !retired(spec) && rolePassword(spec.Password, st) == port.PasswordDiffers:
 		d = append(d, "password differs from the Secret")
 	}
 	for _, m := range spec.MemberOf {
@@ -539,16 +580,103 @@ func roleDrift(spec sqlengine.UserSpec, st roleState, checkPassword bool) []stri
 	return d
 }
 
-// rolePassword compares the stored SCRAM verifier with spec's password; it
-// is unknown when the admin cannot read verifiers (not a superuser).
-func rolePassword(spec sqlengine.UserSpec, st roleState) port.PasswordState {
+// alternateDrift lists how the alternate login alt (nil: missing) differs
+// from spec: with spec.Alternate set, a LOGIN, INHERIT role with the
+// password, the connection limit, membership in spec.Name only, sessions
+// that run as spec.Name, and no privileges of its own; without, a role that
+// cannot log in, if it exists.
+func alternateDrift(spec sqlengine.UserSpec, alt *roleState) []string {
+	name := port.AlternateName(spec.Name)
+	var d []string
+	add := func(format string, args ...any) {
+		d = append(d, fmt.Sprintf("alternate login %q: ", name)+fmt.Sprintf(format, args...))
+	}
+	if spec.Alternate == nil {
+		if alt == nil {
+			return nil
+		}
+		if alt.login {
+			add("login is enabled, want NOLOGIN outside a rotation")
+		}
+		if alt.verifier != nil {
+			add("a password is set, want none outside a rotation")
+		}
+		return d
+	}
+	if alt == nil {
+		add("does not exist")
+		return d
+	}
+	if !alt.login {
+		add("login is disabled")
+	}
+	if !alt.inherit {
+		add("NOINHERIT, want INHERIT")
+	}
+	if alt.connLimit != spec.ConnectionLimit {
+		add("connection limit is %d, want %d", alt.connLimit, spec.ConnectionLimit)
+	}
+	if alt.createDB {
+		add("CREATEDB is true, want false")
+	}
+	if alt.createRole {
+		add("CREATEROLE is true, want false")
+	}
+	if rolePassword(spec.Alternate.Password, *alt) == port.PasswordDiffers {
+		add("password differs from the Secret")
+	}
+	if !slices.Contains(alt.memberOf, spec.Name) {
+		add("not a member of %q", spec.Name)
+	}
+	for _, m := range alt.memberOf {
+		if m != spec.Name {
+			add("extra membership in %q", m)
+		}
+	}
+	if r, ok := roleSetting(alt.config); !ok {
+		add("sessions do not run as %q (no role setting)", spec.Name)
+	} else if r != spec.Name {
+		add("sessions run as %q, want %q", r, spec.Name)
+	}
+	for _, db := range alt.databases {
+		add("holds privileges of its own in database %q", db)
+	}
+	return d
+}
+
+// rolePassword compares the stored SCRAM verifier with password; it is
+// unknown when the admin cannot read verifiers (not a superuser).
+func rolePassword(password string, st roleState) port.PasswordState {
 	switch {
-	case st.verifier == nil:
+	case !st.verifierKnown:
 		return port.PasswordUnknown
-	case scramMatches(*st.verifier, spec.Password):
+	case st.verifier != nil && scramMatches(*st.verifier, password):
 		return port.PasswordMatches
 	}
 	return port.PasswordDiffers
+}
+
+// loginPassword is the state of every password spec expects: spec.Name's
+// unless it is retired, and the alternate login's when set. It matches only
+// when each does.
+func loginPassword(spec sqlengine.UserSpec, st roleState, alt *roleState) port.PasswordState {
+	var states []port.PasswordState
+	if !retired(spec) {
+		states = append(states, rolePassword(spec.Password, st))
+	}
+	if spec.Alternate != nil {
+		if alt == nil {
+			return port.PasswordDiffers
+		}
+		states = append(states, rolePassword(spec.Alternate.Password, *alt))
+	}
+	switch {
+	case slices.Contains(states, port.PasswordDiffers):
+		return port.PasswordDiffers
+	case slices.Contains(states, port.PasswordUnknown):
+		return port.PasswordUnknown
+	}
+	return port.PasswordMatches
 }
 
 // grantDatabases is every database whose privileges must be compared: the
@@ -645,19 +773,20 @@ func (e users) Observe(ctx context.Context, spec sqlengine.UserSpec, mode snapsh
 	if mode == snapshot.Cached {
 		return e.observeUserCached(ctx, spec)
 	}
-	st, err := e.readRole(ctx, spec.Name)
-	if err != nil || !st.exists {
+	st, alt, err := e.readLogin(ctx, spec.Name)
+	if err != nil || st == nil {
 		return port.Observation{}, err
 	}
-	drift := roleDrift(spec, st, true)
-	for _, db := range grantDatabases(spec, st) {
+	drift := roleDrift(spec, *st)
+	for _, db := range grantDatabases(spec, *st) {
 		d, err := e.privilegeDrift(ctx, db, spec)
 		if err != nil {
 			return port.Observation{}, err
 		}
 		drift = append(drift, d...)
 	}
-	return port.Observation{Exists: true, Drift: drift, Password: rolePassword(spec, st)}, nil
+	drift = append(drift, alternateDrift(spec, alt)...)
+	return port.Observation{Exists: true, Drift: drift, Password: loginPassword(spec, *st, alt)}, nil
 }
 
 // privilegeDrift lists how the role's privileges in db differ from spec. A
@@ -673,7 +802,9 @@ func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.U
 	return describeDiff(db, changes), nil
 }
 
-// Apply creates or repairs the role, its memberships and its privileges.
+// Apply creates or repairs the role, its memberships and its privileges,
+// and its alternate login (see alternateSQL). The roles change in one
+// transaction, so a rotation's step never leaves both logins unusable.
 func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	// Verdicts are dropped first: applyPrivileges records fresh ones.
 	e.forget(spec.Name, "")
@@ -685,9 +816,13 @@ func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err := e.require(ctx, spec.MemberOf, dbs); err != nil {
 		return err
 	}
-	st, err := e.readRole(ctx, spec.Name)
+	found, alt, err := e.readLogin(ctx, spec.Name)
 	if err != nil {
 		return err
+	}
+	var st roleState
+	if found != nil {
+		st = *found
 	}
 	var stmts []string
 	if !st.exists {
@@ -716,10 +851,21 @@ func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 			}
 		}
 	}
-	if err := e.execTx(ctx, e.cfg.AdminDatabase, stmts); err != nil {
+	altStmts, err := alternateSQL(spec, alt)
+	if err != nil {
 		return err
 	}
-	return e.applyPrivileges(ctx, spec.Name, spec.Grants, grantDatabases(spec, st))
+	if err := e.execTx(ctx, e.cfg.AdminDatabase, append(stmts, altStmts...)); err != nil {
+		return err
+	}
+	if err := e.applyPrivileges(ctx, spec.Name, spec.Grants, grantDatabases(spec, st)); err != nil {
+		return err
+	}
+	if spec.Alternate != nil && alt != nil && len(alt.databases) > 0 {
+		// The alternate login has only what it inherits.
+		return e.applyPrivileges(ctx, port.AlternateName(spec.Name), nil, alt.databases)
+	}
+	return nil
 }
 
 // applyPrivileges brings the role's privileges in each database to the
@@ -753,20 +899,36 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 	return nil
 }
 
-// Delete revokes every privilege the role holds and drops it, unless it
-// owns objects: then nothing is changed and the error says how to resolve it.
+// Delete drops the alternate login, then the role, each after revoking
+// every privilege it holds, unless it owns objects: then that role is not
+// changed and the error says how to resolve it.
 func (e users) Delete(ctx context.Context, spec sqlengine.UserSpec) error {
+	alt := port.AlternateName(spec.Name)
 	defer e.wrote(spec.Name, "")
-	name := spec.Name
-	if err := checkIdent("user name", name); err != nil {
+	defer e.forget(alt, "")
+	if err := checkIdent("user name", spec.Name); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
-	st, err := e.readRole(ctx, name)
-	if err != nil || !st.exists {
+	st, altSt, err := e.readLogin(ctx, spec.Name)
+	if err != nil {
 		return err
 	}
+	if altSt != nil {
+		if err := e.dropRole(ctx, alt, *altSt); err != nil {
+			return err
+		}
+	}
+	if st == nil {
+		return nil
+	}
+	return e.dropRole(ctx, spec.Name, *st)
+}
+
+// dropRole revokes every privilege role (state st) holds and drops it,
+// unless it owns objects.
+func (e users) dropRole(ctx context.Context, name string, st roleState) error {
 	var owned []string
-	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `
 SELECT coalesce(d.datname, 'the cluster') || ': ' || count(*) FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
 WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1 AND s.deptype = 'o'
@@ -789,6 +951,21 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 		return err
 	}
 	return e.exec(ctx, e.cfg.AdminDatabase, "DROP ROLE IF EXISTS "+ident(name))
+}
+
+// Overlaps: PostgreSQL keeps one password per role, so a rotation
+// alternates between two login roles.
+func (users) Overlaps() []port.Overlap {
+	return []port.Overlap{port.OverlapAlternatingUsers}
+}
+
+// Sessions counts the server's sessions logged in as username.
+func (e users) Sessions(ctx context.Context, username string) (int, error) {
+	var n int
+	err := e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE usename = $1`, username).Scan(&n)
+	})
+	return n, err
 }
 
 // require fails with DependencyMissing when a named role or database does not

@@ -75,7 +75,7 @@ func (e *Engine) loadServer(ctx context.Context) (serverState, error) {
 	}
 	st := serverState{databases: map[string]databaseInfo{}}
 	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
-		if st.roles, err = readRoles(ctx, c, super, ""); err != nil {
+		if st.roles, err = readRoles(ctx, c, super); err != nil {
 			return err
 		}
 		rows, err := c.Query(ctx, `SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn, `+fingerprintSQL+` FROM pg_database d`)
@@ -144,7 +144,7 @@ func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec)
 	if st == nil {
 		return port.Observation{}, nil
 	}
-	drift := roleDrift(spec, *st, true)
+	drift := roleDrift(spec, *st)
 	grants := fmt.Sprint(spec.Grants)
 	for _, db := range grantDatabases(spec, *st) {
 		info, ok := srv.databases[db]
@@ -160,7 +160,9 @@ func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec)
 		}
 		drift = append(drift, d...)
 	}
-	return port.Observation{Exists: true, Drift: drift, Password: rolePassword(spec, *st)}, nil
+	alt := srv.roles[port.AlternateName(spec.Name)]
+	drift = append(drift, alternateDrift(spec, alt)...)
+	return port.Observation{Exists: true, Drift: drift, Password: loginPassword(spec, *st, alt)}, nil
 }
 
 // observeDatabaseCached is ObserveDatabase from the server snapshot.
