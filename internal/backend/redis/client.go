@@ -74,6 +74,46 @@ func (u users) Validate(ctx context.Context, s UserSpec) error { return u.Check(
 
 func (u users) Delete(ctx context.Context, s UserSpec) error { return u.Client.Delete(ctx, s.Name) }
 
+var _ port.Rotator = users{}
+
+// Overlaps: an ACL user holds several passwords (UserSpec.Passwords is
+// [new, old] during a rotation).
+func (users) Overlaps() []port.Overlap { return []port.Overlap{port.OverlapDualPassword} }
+
+// Sessions counts the connections logged in as username on every node.
+func (u users) Sessions(ctx context.Context, username string) (int, error) {
+	total := 0
+	for _, n := range u.nodes {
+		v, err := u.call(ctx, n, "CLIENT", "LIST")
+		if err != nil {
+			return 0, err
+		}
+		text, ok := v.(string)
+		if !ok {
+			return 0, backenderr.New(backenderr.ReasonBackendError, fmt.Sprintf("node %s: CLIENT LIST: unexpected reply type %T", n.addr, v), nil)
+		}
+		total += countClients(text, username)
+	}
+	return total, nil
+}
+
+// countClients counts the lines of a CLIENT LIST reply whose user field is
+// username. User names hold no spaces (Validate), so fields split on them.
+func countClients(list, username string) int {
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		for _, f := range strings.Fields(line) {
+			if u, ok := strings.CutPrefix(f, "user="); ok {
+				if u == username {
+					n++
+				}
+				break
+			}
+		}
+	}
+	return n
+}
+
 // Client holds one bounded connection pool per node.
 type Client struct {
 	cfg   Config
