@@ -48,8 +48,11 @@ func init() {
 // databases is the Database kind's client (sqlengine.Databases).
 type databases struct{ *Engine }
 
-// users is the DatabaseUser kind's client (sqlengine.Users).
+// users is the DatabaseUser kind's client (sqlengine.Users). On MariaDB it
+// rotates passwords with port.OverlapDualPassword.
 type users struct{ *Engine }
+
+var _ port.Rotator = users{}
 
 // Engine is a connected MySQL or MariaDB server. MySQL connections are not
 // bound to a database, so one database/sql pool bounded by MaxConnections
@@ -88,8 +91,18 @@ func Open(cfg sqlengine.Config) (sqlengine.Engine, error) {
 	db.SetMaxOpenConns(cfg.MaxConnections)
 	db.SetMaxIdleConns(cfg.MaxConnections)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	load := func(ctx context.Context) (*serverState, error) { return loadServer(ctx, db) }
-	return &Engine{cfg: cfg, db: db, snap: snapshot.New(snapshot.DefaultTTL, load)}, nil
+	e := &Engine{cfg: cfg, db: db}
+	e.snap = snapshot.New(snapshot.DefaultTTL, e.loadServer)
+	return e, nil
+}
+
+// loadServer reads the snapshot in the server's flavor.
+func (e *Engine) loadServer(ctx context.Context) (*serverState, error) {
+	mariadb, err := e.isMariaDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return loadServer(ctx, e.db, mariadb)
 }
 
 // driverConfig builds the go-sql-driver configuration. It holds the password:
@@ -228,6 +241,13 @@ func (e *Engine) isMariaDB(ctx context.Context) (bool, error) {
 	return e.isMariaDB(ctx)
 }
 
+// knownMySQL reports whether the server is known to be MySQL.
+func (e *Engine) knownMySQL() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mariadb != nil && !*e.mariadb
+}
+
 // knownMariaDB is the flavor when known; validation without a connection
 // applies the stricter MySQL limits until then.
 func (e *Engine) knownMariaDB() bool {
@@ -316,7 +336,7 @@ func databaseDrift(spec sqlengine.DatabaseSpec, st dbState) []string {
 // view reads the server now (snapshot.Live) or answers from the snapshot.
 func (e *Engine) view(ctx context.Context, mode snapshot.Mode) (view, error) {
 	if mode != snapshot.Cached {
-		return live{e.db}, nil
+		return live{db: e.db, mariadb: e.knownMariaDB()}, nil
 	}
 	s, err := e.snap.Get(ctx)
 	if err != nil {
@@ -340,7 +360,7 @@ func (e databases) Observe(ctx context.Context, spec sqlengine.DatabaseSpec, mod
 
 // Apply creates the database if needed and restores its defaults.
 func (e databases) Apply(ctx context.Context, spec sqlengine.DatabaseSpec) error {
-	st, err := live{e.db}.database(ctx, spec.Name)
+	st, err := live{db: e.db}.database(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -378,8 +398,16 @@ func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
 	if err := checkName("spec.mysql.host", hostOf(spec), maxHostChars); err != nil {
 		return backenderr.Invalid("%v", err)
 	}
-	if strings.ContainsRune(spec.Password, 0) || !utf8.ValidString(spec.Password) {
-		return backenderr.Invalid("the password must be valid UTF-8 without NUL bytes")
+	for _, pw := range []string{spec.Password, spec.OldPassword} {
+		if strings.ContainsRune(pw, 0) || !utf8.ValidString(pw) {
+			return backenderr.Invalid("the password must be valid UTF-8 without NUL bytes")
+		}
+	}
+	if spec.OldPassword != "" && (spec.Password == "" || e.knownMySQL()) {
+		return backenderr.Invalid("a previous password (DualPassword rotation) needs a password, and is supported on MariaDB only")
+	}
+	if spec.Alternate != nil {
+		return backenderr.Invalid("an alternate login (AlternatingUsers rotation) is not supported on MySQL or MariaDB; use DualPassword")
 	}
 	if spec.ConnectionLimit == 0 {
 		return backenderr.Invalid("connectionLimit 0 cannot be expressed on MySQL, where MAX_USER_CONNECTIONS 0 means unlimited; use -1 for no limit or a positive number")
@@ -410,10 +438,7 @@ func accountDrift(spec sqlengine.UserSpec, st accountState, mariadb bool) []stri
 	if st.locked {
 		d = append(d, "account is locked")
 	}
-	if !passwordMatches(st, spec.Password, mariadb) {
-		d = append(d, "password differs from the Secret")
-	}
-	return d
+	return append(d, passwordDrift(spec, st, mariadb)...)
 }
 
 // missingDependencies lists declared grant targets that do not exist: a
@@ -468,7 +493,7 @@ func (e users) Observe(ctx context.Context, spec sqlengine.UserSpec, mode snapsh
 	drift = append(drift, missing...)
 	drift = append(drift, describeDiff(diffPrivileges(st.privs, desiredPrivileges(spec.Grants)))...)
 	pw := port.PasswordDiffers
-	if passwordMatches(st, spec.Password, mariadb) {
+	if passwordsMatch(spec, st, mariadb) {
 		pw = port.PasswordMatches
 	}
 	return port.Observation{Exists: true, Drift: drift, Password: pw}, nil
@@ -482,7 +507,10 @@ func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err != nil {
 		return err
 	}
-	lv := live{e.db}
+	if spec.OldPassword != "" && !mariadb {
+		return backenderr.Invalid("a previous password (DualPassword rotation) is supported on MariaDB only")
+	}
+	lv := live{db: e.db, mariadb: mariadb}
 	missing, err := missingDependencies(ctx, lv, spec.Grants)
 	if err != nil {
 		return err
@@ -533,6 +561,27 @@ func (e users) Delete(ctx context.Context, spec sqlengine.UserSpec) error {
 		return backenderr.Invalid("%v", err)
 	}
 	return e.exec(ctx, "DROP USER IF EXISTS "+account(spec.Name, hostOf(spec)))
+}
+
+// Overlaps: MariaDB accounts accept several passwords (IDENTIFIED VIA ... OR
+// ...). MySQL 8's RETAIN CURRENT PASSWORD is not used: its verifiers cannot
+// be compared here, so a repeated Apply could retain the new password in
+// place of the old one. The flavor is known once Info has run; until then,
+// and on MySQL, the list is empty (InPlace only).
+func (e users) Overlaps() []port.Overlap {
+	if e.knownMariaDB() {
+		return []port.Overlap{port.OverlapDualPassword}
+	}
+	return nil
+}
+
+// Sessions counts the server's connections logged in as username, whatever
+// their host; the admin sees other users' connections with the PROCESS
+// privilege.
+func (e users) Sessions(ctx context.Context, username string) (int, error) {
+	var n int
+	err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?`, username).Scan(&n)
+	return n, classify(err)
 }
 
 // exec runs statements one by one on one connection. Like execSecret, it

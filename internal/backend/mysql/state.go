@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -12,7 +13,13 @@ import (
 // fill a serverState with the same row functions, so that the drift computed
 // from either is the same.
 const (
-	accountsQuery   = `SELECT * FROM mysql.user`
+	accountsQuery = `SELECT * FROM mysql.user`
+	// accountsQueryMariaDB adds each account's further authentication rules
+	// (IDENTIFIED VIA ... OR ...), which only mysql.global_priv holds.
+	accountsQueryMariaDB = `SELECT *, (SELECT JSON_QUERY(g.Priv, '$.auth_or') FROM mysql.global_priv g
+  WHERE g.User = mysql.user.User AND g.Host = mysql.user.Host) AS ` + authOrColumn + ` FROM mysql.user`
+	authOrColumn = "bo_auth_or"
+
 	dbPrivsQuery    = `SELECT * FROM mysql.db`
 	tablePrivsQuery = `SELECT User, Host, Db, Table_name, Table_priv FROM mysql.tables_priv`
 	schemataQuery   = `SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA`
@@ -20,11 +27,12 @@ const (
 
 	whereAccount = ` WHERE User = ? AND Host = ?`
 
-	accountQuery   = accountsQuery + whereAccount
-	dbPrivQuery    = dbPrivsQuery + whereAccount
-	tablePrivQuery = tablePrivsQuery + whereAccount
-	schemaQuery    = schemataQuery + ` WHERE SCHEMA_NAME = ?`
-	tableQuery     = tablesQuery + ` WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`
+	accountQuery        = accountsQuery + whereAccount
+	accountQueryMariaDB = accountsQueryMariaDB + whereAccount
+	dbPrivQuery         = dbPrivsQuery + whereAccount
+	tablePrivQuery      = tablePrivsQuery + whereAccount
+	schemaQuery         = schemataQuery + ` WHERE SCHEMA_NAME = ?`
+	tableQuery          = tablesQuery + ` WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`
 )
 
 // view answers the reads of the drift checks: live from the server, or from
@@ -47,10 +55,51 @@ type accountState struct {
 	sslType    string
 	plugin     string
 	authString string
-	locked     bool
+	// authOr lists every authentication rule, in the server's order, when
+	// the account has more than one (MariaDB); nil: plugin and authString
+	// are the only one.
+	authOr []authRule
+	locked bool
 	// privs holds global (USAGE is not listed), database and table
 	// privileges. Column and routine privileges are not managed.
 	privs privSet
+}
+
+// authRule is one way an account may authenticate.
+type authRule struct{ plugin, authString string }
+
+// authRules lists the account's authentication rules.
+func (st accountState) authRules() []authRule {
+	if st.authOr != nil {
+		return st.authOr
+	}
+	return []authRule{{st.plugin, st.authString}}
+}
+
+// parseAuthOr reads mysql.global_priv's auth_or array: an empty object
+// stands for the first rule, kept in the row's plugin and
+// authentication_string. An array that does not parse is one rule no
+// password matches.
+func parseAuthOr(text string, first authRule) []authRule {
+	if text == "" {
+		return nil
+	}
+	var items []struct {
+		Plugin     *string `json:"plugin"`
+		AuthString string  `json:"authentication_string"`
+	}
+	if err := json.Unmarshal([]byte(text), &items); err != nil || len(items) == 0 {
+		return []authRule{{plugin: "(unreadable auth_or)"}}
+	}
+	rules := make([]authRule, 0, len(items))
+	for _, it := range items {
+		if it.Plugin == nil {
+			rules = append(rules, first)
+		} else {
+			rules = append(rules, authRule{*it.Plugin, it.AuthString})
+		}
+	}
+	return rules
 }
 
 type accountKey struct{ user, host string }
@@ -74,10 +123,14 @@ func newServerState() *serverState {
 
 // loadServer reads every account, privilege, database and table in five
 // whole-table SELECTs: the snapshot that steady-state drift checks read.
-func loadServer(ctx context.Context, db *sql.DB) (*serverState, error) {
+func loadServer(ctx context.Context, db *sql.DB, mariadb bool) (*serverState, error) {
 	s := newServerState()
+	accounts := accountsQuery
+	if mariadb {
+		accounts = accountsQueryMariaDB
+	}
 	for _, read := range []func() error{
-		func() error { return s.readAccounts(ctx, db, accountsQuery) },
+		func() error { return s.readAccounts(ctx, db, accounts) },
 		func() error { return s.readDBPrivileges(ctx, db, dbPrivsQuery) },
 		func() error { return s.readTablePrivileges(ctx, db, tablePrivsQuery) },
 		func() error { return s.readDatabases(ctx, db, schemataQuery) },
@@ -151,7 +204,7 @@ func accountRow(cols, vals []string) (accountKey, accountState) {
 	var k accountKey
 	st := accountState{exists: true, privs: privSet{}}
 	var global []string
-	var oldPassword string
+	var oldPassword, authOr string
 	for i, col := range cols {
 		v := vals[i]
 		switch strings.ToLower(col) {
@@ -171,6 +224,8 @@ func accountRow(cols, vals []string) (accountKey, accountState) {
 			st.authString = v
 		case "account_locked":
 			st.locked = v == "Y"
+		case authOrColumn:
+			authOr = v
 		default:
 			if p, ok := privColumn(col); ok && v == "Y" {
 				global = append(global, p)
@@ -181,6 +236,7 @@ func accountRow(cols, vals []string) (accountKey, accountState) {
 		// Old MariaDB rows keep the hash in Password.
 		st.authString = oldPassword
 	}
+	st.authOr = parseAuthOr(authOr, authRule{st.plugin, st.authString})
 	if len(global) > 0 {
 		st.privs.add(privKey{Level: onGlobal}, global...)
 	}
@@ -237,13 +293,20 @@ func query(ctx context.Context, db *sql.DB, q string, args []any, row func(cols,
 }
 
 // live reads the server now, one account, database or table at a time.
-type live struct{ db *sql.DB }
+type live struct {
+	db      *sql.DB
+	mariadb bool
+}
 
 var _ view = live{}
 
 func (l live) account(ctx context.Context, user, host string) (accountState, error) {
 	s, k := newServerState(), accountKey{user, host}
-	if err := s.readAccounts(ctx, l.db, accountQuery, user, host); err != nil || !s.accounts[k].exists {
+	q := accountQuery
+	if l.mariadb {
+		q = accountQueryMariaDB
+	}
+	if err := s.readAccounts(ctx, l.db, q, user, host); err != nil || !s.accounts[k].exists {
 		return accountState{}, err
 	}
 	if err := s.readDBPrivileges(ctx, l.db, dbPrivQuery, user, host); err != nil {

@@ -53,7 +53,7 @@ func TestAccountRow(t *testing.T) {
 // withTTL replaces e's snapshot with one that keeps for ttl, so that only
 // invalidation refreshes it within a test.
 func withTTL(e *Engine, ttl time.Duration) {
-	e.snap = snapshot.New(ttl, func(ctx context.Context) (*serverState, error) { return loadServer(ctx, e.db) })
+	e.snap = snapshot.New(ttl, func(ctx context.Context) (*serverState, error) { return loadServer(ctx, e.db, e.knownMariaDB()) })
 }
 
 // questions reads the server's Questions counter on c; the read itself counts

@@ -3,6 +3,7 @@ package mysql
 import (
 	"crypto/sha1" //nolint:gosec // mysql_native_password is defined with SHA-1.
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -68,9 +69,20 @@ func accountOptions(spec sqlengine.UserSpec) string {
 	return " REQUIRE " + req + " WITH MAX_USER_CONNECTIONS " + strconv.Itoa(maxUserConnections(spec.ConnectionLimit))
 }
 
+// accountAuthClause is authClause for spec: with a previous password (a
+// DualPassword rotation, MariaDB only), two mysql_native_password rules
+// joined by OR, the new password first, each given as its hash.
+func accountAuthClause(spec sqlengine.UserSpec, mariadb bool) string {
+	if spec.OldPassword == "" {
+		return authClause(spec.Password, mariadb)
+	}
+	return "IDENTIFIED VIA mysql_native_password USING " + literal(nativeHash(spec.Password)) +
+		" OR mysql_native_password USING " + literal(nativeHash(spec.OldPassword))
+}
+
 // createUserSQL renders CREATE USER; it holds a secret and is never logged.
 func createUserSQL(spec sqlengine.UserSpec, mariadb bool) string {
-	return "CREATE USER " + account(spec.Name, hostOf(spec)) + " " + authClause(spec.Password, mariadb) + accountOptions(spec)
+	return "CREATE USER " + account(spec.Name, hostOf(spec)) + " " + accountAuthClause(spec, mariadb) + accountOptions(spec)
 }
 
 // alterUserSQL renders the ALTER USER statements that repair st. The first
@@ -83,10 +95,60 @@ func alterUserSQL(spec sqlengine.UserSpec, st accountState, mariadb bool) (plain
 	if st.locked {
 		plain = append(plain, "ALTER USER "+acct+" ACCOUNT UNLOCK")
 	}
-	if !passwordMatches(st, spec.Password, mariadb) {
-		secret = "ALTER USER " + acct + " " + authClause(spec.Password, mariadb)
+	if !passwordsMatch(spec, st, mariadb) {
+		secret = "ALTER USER " + acct + " " + accountAuthClause(spec, mariadb)
 	}
 	return plain, secret
+}
+
+// passwordsMatch reports whether the account accepts exactly spec's
+// passwords (Password, and OldPassword when set), where that can be told.
+func passwordsMatch(spec sqlengine.UserSpec, st accountState, mariadb bool) bool {
+	return len(passwordDrift(spec, st, mariadb)) == 0
+}
+
+// passwordDrift lists how the account's authentication rules differ from
+// spec's passwords: the password, the previous one during a DualPassword
+// rotation, and no other.
+func passwordDrift(spec sqlengine.UserSpec, st accountState, mariadb bool) []string {
+	rules := st.authRules()
+	if len(rules) == 1 {
+		if r := rules[0]; !passwordMatches(accountState{plugin: r.plugin, authString: r.authString}, spec.Password, mariadb) {
+			return []string{"password differs from the Secret"}
+		} else if spec.OldPassword == "" {
+			return nil
+		}
+	}
+	accepts := func(password string) bool {
+		for _, r := range rules {
+			if r.plugin == "mysql_native_password" && r.authString == nativeHash(password) {
+				return true
+			}
+		}
+		return false
+	}
+	var d []string
+	if !accepts(spec.Password) {
+		d = append(d, "password differs from the Secret")
+	}
+	if spec.OldPassword != "" && !accepts(spec.OldPassword) {
+		d = append(d, "previous password is not accepted")
+	}
+	extra := 0
+	for _, r := range rules {
+		if r.plugin != "mysql_native_password" || (r.authString != nativeHash(spec.Password) &&
+			(spec.OldPassword == "" || r.authString != nativeHash(spec.OldPassword))) {
+			extra++
+		}
+	}
+	switch {
+	case extra == 0 || len(d) > 0:
+	case spec.OldPassword == "":
+		d = append(d, "previous password still accepted")
+	default:
+		d = append(d, fmt.Sprintf("%d password(s) besides the new and the previous one are accepted", extra))
+	}
+	return d
 }
 
 // passwordMatches compares the stored verifier with password where the
