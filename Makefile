@@ -13,10 +13,15 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 KUSTOMIZE_VERSION ?= v5.8.1
 K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
+NATS_SERVER_VERSION ?= v2.15.2
 
 CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUSTOMIZE := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)
+# nats-server is built from the Go module proxy (Debian's is too old); the
+# harness finds it through NATS_SERVER.
+NATS_SERVER := $(TOOLS)/nats-server-$(NATS_SERVER_VERSION)
+export NATS_SERVER
 
 TEST_TIMEOUT ?= 25m
 # Packages also run under the race detector by `make test`: the loops, the
@@ -71,13 +76,13 @@ envtest: ## Build (once) and print the envtest binaries directory.
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate vet backends ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs; then RACE_PKGS with -race.
+test: manifests generate vet backends $(NATS_SERVER) ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs; then RACE_PKGS with -race.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory test-race
 
 .PHONY: test-race
-test-race: backends ## Run RACE_PKGS under the race detector.
+test-race: backends $(NATS_SERVER) ## Run RACE_PKGS under the race detector.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go test -count=1 -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
@@ -100,7 +105,7 @@ test-e2e: ## Run the e2e suite on a kind cluster (needs Docker and kind).
 ##@ Run
 
 .PHONY: dev
-dev: manifests backends ## Run the operator on a local control plane with private PostgreSQL, MariaDB, Redis and RabbitMQ and the samples (DEV_ONESHOT=1 to exit once it works).
+dev: manifests backends $(NATS_SERVER) ## Run the operator on a local control plane with private PostgreSQL, MariaDB, Redis, RabbitMQ and NATS and the samples (DEV_ONESHOT=1 to exit once it works).
 	@assets="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh kubectl)"; \
 		KUBEBUILDER_ASSETS="$$assets" KUBECTL="$$assets/kubectl" go run ./hack/dev
 
@@ -113,7 +118,7 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd
 
 .PHONY: bench
-bench: backends ## Run the benchmarks and print the table.
+bench: backends $(NATS_SERVER) ## Run the benchmarks and print the table.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go run ./test/bench $(BENCH_ARGS)
 
@@ -161,6 +166,9 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS)/tmp-gl go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(TOOLS)/tmp-gl/golangci-lint $@ && rmdir $(TOOLS)/tmp-gl
+
+$(NATS_SERVER):
+	@NATS_SERVER_VERSION=$(NATS_SERVER_VERSION) hack/nats-server.sh >/dev/null
 
 $(KUSTOMIZE):
 	@mkdir -p $(TOOLS)

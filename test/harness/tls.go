@@ -20,6 +20,9 @@ type TLSFiles struct {
 	Dir                       string
 	CAFile, CertFile, KeyFile string
 	CAPEM                     []byte
+	// ClientCertPEM and ClientKeyPEM are a client certificate signed by the
+	// same CA, for servers that require mutual TLS.
+	ClientCertPEM, ClientKeyPEM []byte
 }
 
 // WriteTLSFiles creates a CA and a server certificate for ip in a new
@@ -63,8 +66,25 @@ func WriteTLSFiles(ip string) (*TLSFiles, error) {
 	if err != nil {
 		return nil, err
 	}
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	clientTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "backend-operator test client"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	clientDER, err := x509.CreateCertificate(rand.Reader, clientTmpl, caCert, &clientKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	clientKeyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)
+	if err != nil {
+		return nil, err
+	}
 	f := &TLSFiles{Dir: dir, CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
-		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
+		CAPEM:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		ClientCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientDER}),
+		ClientKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: clientKeyDER})}
 	for path, data := range map[string][]byte{
 		f.CAFile:   f.CAPEM,
 		f.CertFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
