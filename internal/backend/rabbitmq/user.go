@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -49,14 +50,27 @@ type TopicPermission struct {
 	Write, Read     string
 }
 
+// users is the MessagingUser kind's client. It rotates passwords with
+// port.OverlapAlternatingUsers: the user Name and port.AlternateName(Name),
+// with the same tags and permissions, are used in turn.
 type users struct{ *Client }
+
+var _ port.Rotator = users{}
 
 func (users) Validate(_ context.Context, s UserSpec) error {
 	if err := checkName("user name", s.Name, 0); err != nil {
 		return err
 	}
-	if s.Password == "" {
+	if s.Password == "" && s.Alternate == nil {
 		return backenderr.Invalid("the password is empty")
+	}
+	if a := s.Alternate; a != nil {
+		if a.Username != port.AlternateName(s.Name) {
+			return backenderr.Invalid("the alternate user of %s is %s, not %s", quote(s.Name), quote(port.AlternateName(s.Name)), quote(a.Username))
+		}
+		if a.Password == "" {
+			return backenderr.Invalid("the alternate user's password is empty")
+		}
 	}
 	for _, t := range s.Tags {
 		if t == "" || strings.Contains(t, ",") {
@@ -192,13 +206,65 @@ func showPermission(have []Permission, vhost string) string {
 	return "none"
 }
 
+// wantsName reports whether the user Name must exist: always, but while
+// it is retired in an AlternatingUsers rotation (Password "").
+func wantsName(s UserSpec) bool { return s.Password != "" || s.Alternate == nil }
+
+// alternateSpec is the spec of s's alternate user: s's rights with the
+// alternate's name and password.
+func alternateSpec(s UserSpec) UserSpec {
+	a := s
+	a.Name, a.Password, a.Alternate = s.Alternate.Username, s.Alternate.Password, nil
+	return a
+}
+
+// Observe reports the user Name and its alternate: the login exists when
+// either does; drift is listed per user, and the password matches only
+// when every expected user has its password.
 func (c users) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (port.Observation, error) {
 	got, err := c.user(ctx, s.Name, mode)
-	if err != nil || got == nil {
+	if err != nil {
 		return port.Observation{}, err
 	}
-	d, pw := userDrift(s, got)
-	return port.Observation{Exists: true, Drift: d, Password: pw}, nil
+	alt := port.AlternateName(s.Name)
+	gotAlt, err := c.user(ctx, alt, mode)
+	if err != nil || (got == nil && gotAlt == nil) {
+		return port.Observation{}, err
+	}
+	var drift []string
+	var states []port.PasswordState
+	switch {
+	case wantsName(s) && got == nil:
+		drift = append(drift, fmt.Sprintf("user %s does not exist", quote(s.Name)))
+		states = append(states, port.PasswordDiffers)
+	case wantsName(s):
+		d, pw := userDrift(s, got)
+		drift = append(drift, d...)
+		states = append(states, pw)
+	case got != nil:
+		drift = append(drift, fmt.Sprintf("user %s exists, want it deleted while the alternate user %s is in use", quote(s.Name), quote(alt)))
+	}
+	switch {
+	case s.Alternate != nil && gotAlt == nil:
+		drift = append(drift, fmt.Sprintf("alternate user %s does not exist", quote(alt)))
+		states = append(states, port.PasswordDiffers)
+	case s.Alternate != nil:
+		d, pw := userDrift(alternateSpec(s), gotAlt)
+		for _, x := range d {
+			drift = append(drift, fmt.Sprintf("alternate user %s: %s", quote(alt), x))
+		}
+		states = append(states, pw)
+	case gotAlt != nil:
+		drift = append(drift, fmt.Sprintf("alternate user %s exists, want none outside a rotation", quote(alt)))
+	}
+	pw := port.PasswordMatches
+	switch {
+	case slices.Contains(states, port.PasswordDiffers):
+		pw = port.PasswordDiffers
+	case slices.Contains(states, port.PasswordUnknown):
+		pw = port.PasswordUnknown
+	}
+	return port.Observation{Exists: true, Drift: drift, Password: pw}, nil
 }
 
 // user reads a user with its permissions; nil when it does not exist.
@@ -254,12 +320,55 @@ func (c *Client) user(ctx context.Context, name string, mode snapshot.Mode) (*us
 }
 
 // Apply creates the user or repairs its password and tags (one PUT with a
-// fresh hash, only when they differ), then its permissions. A permission
-// in a vhost that does not exist is DependencyMissing.
+// fresh hash, only when they differ), then its permissions; the same for
+// the alternate user when s has one. A permission in a vhost that does not
+// exist is DependencyMissing. Only then is a user s does not want (Name
+// retired during a rotation, or the alternate outside one) deleted, so that
+// a rotation's step never leaves no user to log in with.
 func (c users) Apply(ctx context.Context, s UserSpec) error {
 	if err := c.Validate(ctx, s); err != nil {
 		return err
 	}
+	if wantsName(s) {
+		if err := c.applyUser(ctx, s); err != nil {
+			return err
+		}
+	}
+	if s.Alternate != nil {
+		if err := c.applyUser(ctx, alternateSpec(s)); err != nil {
+			return err
+		}
+	}
+	if !wantsName(s) {
+		if err := c.retireUser(ctx, s.Name); err != nil {
+			return err
+		}
+	}
+	if s.Alternate == nil {
+		return c.retireUser(ctx, port.AlternateName(s.Name))
+	}
+	return nil
+}
+
+// retireUser deletes a user Apply does not want, when it exists.
+func (c users) retireUser(ctx context.Context, name string) error {
+	var exists bool
+	err := c.call(ctx, "read user "+quote(name), "", func(rh *rabbithole.Client) (*http.Response, error) {
+		_, err := rh.GetUser(name)
+		exists = err == nil
+		return nil, err
+	})
+	if isNotFound(err) || (err == nil && !exists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.deleteUser(ctx, name)
+}
+
+// applyUser is Apply for one user, s.Name with s.Password.
+func (c users) applyUser(ctx context.Context, s UserSpec) error {
 	got, err := c.user(ctx, s.Name, snapshot.Live)
 	if err != nil {
 		return err
@@ -333,13 +442,44 @@ func vhostMissing(err error, vhost string) error {
 	return backenderr.Missing(fmt.Sprintf("%s: vhost %s does not exist", op, quote(vhost)), be.Err)
 }
 
-// Delete removes the user and with it its permissions; already gone is
-// success. Open connections of the user stay open until they close.
+// Delete removes the alternate user, then the user, and with them their
+// permissions; already gone is success.
 func (c users) Delete(ctx context.Context, s UserSpec) error {
 	if err := named(s.Name); err != nil {
 		return err
 	}
-	return c.write(ctx, "delete user "+quote(s.Name), "", func(rh *rabbithole.Client) (*http.Response, error) {
-		return rh.DeleteUser(s.Name)
+	if err := c.deleteUser(ctx, port.AlternateName(s.Name)); err != nil {
+		return err
+	}
+	return c.deleteUser(ctx, s.Name)
+}
+
+// deleteUser removes one user; already gone is success.
+func (c users) deleteUser(ctx context.Context, name string) error {
+	err := c.write(ctx, "delete user "+quote(name), "", func(rh *rabbithole.Client) (*http.Response, error) {
+		return rh.DeleteUser(name)
 	})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Overlaps: a RabbitMQ user has one password, so a rotation alternates
+// between two users with the same rights.
+func (users) Overlaps() []port.Overlap { return []port.Overlap{port.OverlapAlternatingUsers} }
+
+// Sessions counts the open connections of username, from the broker's
+// connection tracking (GET /api/connections/username/<name>).
+func (c users) Sessions(ctx context.Context, username string) (int, error) {
+	if err := named(username); err != nil {
+		return 0, err
+	}
+	var conns []json.RawMessage
+	err := c.raw(ctx, "list connections of user "+quote(username), http.MethodGet,
+		"connections/username/"+seg(username)+"?columns=name", nil, &conns)
+	if err != nil {
+		return 0, err
+	}
+	return len(conns), nil
 }
