@@ -1,5 +1,6 @@
 // Package v1alpha1 contains the messaging.backend-operator.dev API: message
-// brokers (RabbitMQ) and the topology and users the operator keeps on them.
+// brokers (RabbitMQ, NATS JetStream) and the topology, streams, consumers,
+// buckets and users the operator keeps on them.
 // +kubebuilder:object:generate=true
 // +groupName=messaging.backend-operator.dev
 package v1alpha1
@@ -29,6 +30,10 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&Binding{}, &BindingList{},
 		&Policy{}, &PolicyList{},
 		&MessagingUser{}, &MessagingUserList{},
+		&Stream{}, &StreamList{},
+		&Consumer{}, &ConsumerList{},
+		&KeyValue{}, &KeyValueList{},
+		&ObjectStore{}, &ObjectStoreList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -7,11 +7,15 @@ import (
 )
 
 // Engine names a messaging engine.
-// +kubebuilder:validation:Enum=rabbitmq
+// +kubebuilder:validation:Enum=rabbitmq;nats
 type Engine string
 
-// EngineRabbitMQ is RabbitMQ 3.x and 4.x, through its management API.
-const EngineRabbitMQ Engine = "rabbitmq"
+const (
+	// EngineRabbitMQ is RabbitMQ 3.x and 4.x, through its management API.
+	EngineRabbitMQ Engine = "rabbitmq"
+	// EngineNATS is NATS 2.10+ with JetStream, through its JetStream API.
+	EngineNATS Engine = "nats"
+)
 
 // RabbitMQServerSpec says how to reach a RabbitMQ deployment.
 type RabbitMQServerSpec struct {
@@ -44,25 +48,56 @@ type AMQPEndpoint struct {
 	TLS bool `json:"tls,omitempty"`
 }
 
+// NATSServerSpec says how to reach a NATS deployment with JetStream.
+type NATSServerSpec struct {
+	// servers are the client URLs, nats://host:port or tls://host:port
+	// (tls:// needs spec.tls); the operator tries them in turn and follows
+	// the cluster's gossip. Credentials never go in a URL: see
+	// adminCredentials.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^(nats|tls)://[^\s/?#@]+(:[0-9]+)?/?$`
+	Servers []string `json:"servers"`
+	// domain is the JetStream domain the operator works in (NACK's
+	// jsDomain); empty for the server's own.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	Domain string `json:"domain,omitempty"`
+}
+
 // MessagingServerSpec describes an existing broker and how to log in to it.
 // +kubebuilder:validation:XValidation:rule="self.engine != 'rabbitmq' || has(self.rabbitmq)",message="spec.rabbitmq is required with engine rabbitmq"
+// +kubebuilder:validation:XValidation:rule="self.engine != 'nats' || has(self.nats)",message="spec.nats is required with engine nats"
+// +kubebuilder:validation:XValidation:rule="self.engine == 'rabbitmq' || !has(self.rabbitmq)",message="spec.rabbitmq goes with engine rabbitmq only"
+// +kubebuilder:validation:XValidation:rule="self.engine == 'nats' || !has(self.nats)",message="spec.nats goes with engine nats only"
 type MessagingServerSpec struct {
-	// engine is rabbitmq; immutable.
+	// engine is rabbitmq or nats; immutable.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="engine is immutable"
 	Engine Engine `json:"engine"`
 	// rabbitmq holds the RabbitMQ endpoints.
 	// +optional
 	RabbitMQ *RabbitMQServerSpec `json:"rabbitmq,omitempty"`
-	// adminCredentials name the Secret with the login the operator uses: a
-	// user tagged administrator (keys username and password).
+	// nats holds the NATS server URLs and JetStream domain.
+	// +optional
+	NATS *NATSServerSpec `json:"nats,omitempty"`
+	// adminCredentials name the Secret with the login the operator uses.
+	// RabbitMQ: a user tagged administrator (keys username and password).
+	// NATS: one of username and password, token, nkeySeed (a user NKey
+	// seed, SU...) or creds (the contents of a creds file: user JWT and
+	// seed); a Secret with none of them connects without authentication.
 	// +required
 	AdminCredentials common.AdminCredentials `json:"adminCredentials"`
-	// tls secures the connection to the management API.
+	// tls secures the connection to the management API (RabbitMQ) or the
+	// client port (NATS), with an optional client certificate.
 	// +optional
 	TLS *common.TLS `json:"tls,omitempty"`
-	// maxConnections bounds the management requests the operator has in
-	// flight to this server at once.
+	// maxConnections bounds the management requests (RabbitMQ) or JetStream
+	// API requests (NATS, over one connection) the operator has in flight
+	// to this server at once.
 	// +optional
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=1
@@ -85,6 +120,45 @@ type MessagingServerStatus struct {
 	// clusterName is the broker's cluster name.
 	// +optional
 	ClusterName string `json:"clusterName,omitempty"`
+	// jetStream is the JetStream account the NATS login works in: its
+	// limits and usage at the last check.
+	// +optional
+	JetStream *JetStreamAccount `json:"jetStream,omitempty"`
+}
+
+// JetStreamAccount is what a NATS account's JetStream reports.
+type JetStreamAccount struct {
+	// domain is the JetStream domain that answered.
+	// +optional
+	Domain string `json:"domain,omitempty"`
+	// limits of the account; -1 is unlimited.
+	Limits JetStreamLimits `json:"limits"`
+	// usage of the account now.
+	Usage JetStreamUsage `json:"usage"`
+}
+
+// JetStreamLimits are an account's JetStream limits; -1 is unlimited.
+type JetStreamLimits struct {
+	// maxMemory is the memory storage the account may use, in bytes.
+	MaxMemory int64 `json:"maxMemory"`
+	// maxStorage is the file storage the account may use, in bytes.
+	MaxStorage int64 `json:"maxStorage"`
+	// maxStreams is the most streams (buckets included) the account may hold.
+	MaxStreams int64 `json:"maxStreams"`
+	// maxConsumers is the most consumers the account may hold.
+	MaxConsumers int64 `json:"maxConsumers"`
+}
+
+// JetStreamUsage is what an account's JetStream uses.
+type JetStreamUsage struct {
+	// memory is the memory storage used, in bytes.
+	Memory int64 `json:"memory"`
+	// storage is the file storage used, in bytes.
+	Storage int64 `json:"storage"`
+	// streams is the number of streams, buckets included.
+	Streams int64 `json:"streams"`
+	// consumers is the number of consumers.
+	Consumers int64 `json:"consumers"`
 }
 
 // +kubebuilder:object:root=true
