@@ -2,6 +2,10 @@ package managed
 
 import (
 	"context"
+	"time"
+
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -9,7 +13,6 @@ import (
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
-	"github.com/backend-operator/backend-operator/internal/credentials"
 )
 
 // Bound is the External of one object over its kind's typed backend client:
@@ -30,6 +33,17 @@ type Bound[S any] struct {
 	Adjust func(obs *Observation)
 	// OnReady publishes once the backend object is up to date.
 	OnReady func(ctx context.Context) error
+	// Next, after OnReady, is how soon the object needs another reconcile
+	// (a rotation step due); 0 leaves it to the poll.
+	Next func() time.Duration
+}
+
+// NextCheck is Next, or 0.
+func (b *Bound[S]) NextCheck() time.Duration {
+	if b.Next == nil {
+		return 0
+	}
+	return b.Next()
 }
 
 // Engine names the backend for metrics.
@@ -86,55 +100,21 @@ type LoginObject interface {
 	// ConnectionSecretName is the connection Secret's name.
 	ConnectionSecretName() string
 	ConnectionSecretSpec() common.ConnectionSecret
+	// RotationSpec is spec.rotation: nil when the password does not rotate.
+	RotationSpec() *common.Rotation
 }
 
 // Secrets is what login kinds need to read and write Secrets: the cached
 // client (connection Secrets are cached), the APIReader (referenced Secrets
-// are not) and the scheme (owner references).
+// and rollout workloads are not), the scheme (owner references) and the
+// recorder for rotation events (nil: none).
 type Secrets struct {
-	Client client.Client
-	Reader client.Reader
-	Scheme *runtime.Scheme
-}
-
-// WithLogin makes b a login's External: Check loads the password (set into
-// the spec with setPassword) and renders the connection Secret from values;
-// the Secret is stored before every Apply, so that a generated password is
-// never lost; an engine that cannot compare passwords (port.PasswordUnknown)
-// has the password reset when its source changed; and OnReady writes the
-// Secret and records it in status.
-func WithLogin[S any](b *Bound[S], d Secrets, u LoginObject, setPassword func(spec *S, password string), values func(password string) credentials.Values) {
-	var conn Connection
-	check := b.Check
-	b.Check = func(ctx context.Context) error {
-		if check != nil {
-			if err := check(ctx); err != nil {
-				return err
-			}
-		}
-		p, err := LoadPassword(ctx, d.Client, d.Reader, u, u.ConnectionSecretName(), u.PasswordRef())
-		if err != nil {
-			return err
-		}
-		conn.Password = p
-		setPassword(&b.Spec, p.Value)
-		return conn.Render(u, d.Scheme, u.ConnectionSecretName(), u.ConnectionSecretSpec(), values(p.Value))
-	}
-	b.BeforeApply = func(ctx context.Context) error { return conn.Write(ctx, d.Client) }
-	b.Adjust = func(obs *Observation) {
-		if obs.Password == port.PasswordUnknown && conn.Version != u.Login().PasswordVersion {
-			obs.Drift = append(obs.Drift, "password changed in its Secret")
-		}
-	}
-	b.OnReady = func(ctx context.Context) error {
-		if err := conn.Write(ctx, d.Client); err != nil {
-			return err
-		}
-		st := u.Login()
-		st.Binding = &common.Binding{Name: conn.Secret.Name}
-		st.PasswordVersion = conn.Version
-		return nil
-	}
+	Client   client.Client
+	Reader   client.Reader
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// written remembers the rotation stores' own writes (see versions).
+	written *versions
 }
 
 // SecretsOf is the Secrets access of mgr's clients.
@@ -142,6 +122,8 @@ func SecretsOf(mgr interface {
 	GetClient() client.Client
 	GetAPIReader() client.Reader
 	GetScheme() *runtime.Scheme
+	GetEventRecorder(name string) recorder.EventRecorder
 }) Secrets {
-	return Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
+	return Secrets{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("backend-operator"), written: &versions{}}
 }

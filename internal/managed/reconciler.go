@@ -248,7 +248,13 @@ func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, messa
 	}
 	setReady(obj, metav1.ConditionTrue, ReasonAvailable, message)
 	obj.ManagedStatus().ObservedGeneration = obj.GetGeneration()
-	return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.PollInterval, 0.2)}, nil
+	after := wait.Jitter(r.opts.PollInterval, 0.2)
+	if n, ok := ext.(interface{ NextCheck() time.Duration }); ok {
+		if d := n.NextCheck(); d > 0 && d < after {
+			after = d
+		}
+	}
+	return reconcile.Result{RequeueAfter: after}, nil
 }
 
 // finalize handles a deleted object according to its deletion policy.

@@ -7,9 +7,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 )
 
 // Wiring says how a managed kind is watched: its Kind, and what else wakes
@@ -75,7 +78,7 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(w.Name)).
-		For(w.NewObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+		For(w.NewObj(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, rotateRequested)))
 	if w.OwnsSecrets {
 		b = b.Owns(&corev1.Secret{})
 	}
@@ -97,3 +100,10 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 	r := NewReconciler(c, mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), w.Kind, opts.Options)
 	return b.WithOptions(opts.Controller()).Complete(r)
 }
+
+// rotateRequested passes an update that changes the rotate annotation (a
+// rotation on demand), which changes no generation.
+var rotateRequested = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetAnnotations()[common.RotateAnnotation] != e.ObjectNew.GetAnnotations()[common.RotateAnnotation]
+}, CreateFunc: func(event.CreateEvent) bool { return false }, DeleteFunc: func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false }}

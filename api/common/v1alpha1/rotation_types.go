@@ -141,6 +141,10 @@ type RotationStatus struct {
 	// (Draining); with drain, possibly sooner.
 	// +optional
 	PreviousRetiresAt *metav1.Time `json:"previousRetiresAt,omitempty"`
+	// lastTrigger is the last value of the backend-operator.dev/rotate
+	// annotation acted on.
+	// +optional
+	LastTrigger string `json:"lastTrigger,omitempty"`
 	// rotations counts the rotations completed.
 	// +optional
 	Rotations int64 `json:"rotations,omitempty"`

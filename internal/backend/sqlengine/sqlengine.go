@@ -170,3 +170,22 @@ func Registered() []string {
 	sort.Strings(names)
 	return names
 }
+
+// SetCredentials puts the credentials a login accepts into s, the first
+// being the one its connection Secret holds: a credential for s.Name sets
+// Password (a second one for s.Name, OldPassword: DualPassword), one for
+// another user name sets Alternate (AlternatingUsers). Without a credential
+// for s.Name, Password is "": the login Name is retired.
+func SetCredentials(s *UserSpec, creds []port.Credential) {
+	s.Password, s.OldPassword, s.Alternate = "", "", nil
+	for _, c := range creds {
+		switch {
+		case c.Username != s.Name:
+			s.Alternate = &port.Credential{Username: c.Username, Password: c.Password}
+		case s.Password == "":
+			s.Password = c.Password
+		default:
+			s.OldPassword = c.Password
+		}
+	}
+}

@@ -37,12 +37,14 @@ func (c userConnector) Connect(ctx context.Context, u *cachev1.CacheUser) (manag
 	}
 	b := &managed.Bound[redis.UserSpec]{EngineName: redis.Engine, Client: users, Mode: managed.ObserveMode(u), Spec: userSpec(u, "")}
 	provider := strings.ToLower(cmp.Or(srv.ServerStatus().Flavor, "Redis"))
-	managed.WithLogin(b, c.secrets, u, func(s *redis.UserSpec, password string) { s.Passwords = []string{password} },
-		func(password string) credentials.Values {
+	rot, _ := users.(port.Rotator)
+	managed.WithLogin(b, c.secrets, u, managed.Login[redis.UserSpec]{Kind: redis.KindCacheUser, Name: u.BackendName(),
+		Set: redis.SetCredentials, Rotator: rot,
+		Values: func(cr port.Credential) credentials.Values {
 			first := cl.First()
 			return credentials.Values{Type: "redis", Provider: provider, Host: first.Host, Port: first.Port,
-				Username: u.BackendName(), Password: password, URI: cl.URI(u.BackendName(), password)}
-		})
+				Username: cr.Username, Password: cr.Password, URI: cl.URI(cr.Username, cr.Password)}
+		}})
 	return b, nil
 }
 

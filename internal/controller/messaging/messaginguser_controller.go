@@ -38,11 +38,13 @@ func connectUser(ctx context.Context, d deps, u *msgv1.MessagingUser) (managed.E
 	if len(u.Spec.Permissions) > 0 {
 		vhost = u.Spec.Permissions[0].Vhost
 	}
-	managed.WithLogin(b, d.secrets, u, func(s *rabbitmq.UserSpec, password string) { s.Password = password },
-		func(password string) credentials.Values {
-			c := cl.Connection(u.BackendName(), password, vhost)
+	rot, _ := users.(port.Rotator)
+	managed.WithLogin(b, d.secrets, u, managed.Login[rabbitmq.UserSpec]{Kind: rabbitmq.KindMessagingUser, Name: u.BackendName(),
+		Set: rabbitmq.SetCredentials, Rotator: rot,
+		Values: func(cr port.Credential) credentials.Values {
+			c := cl.Connection(cr.Username, cr.Password, vhost)
 			return credentials.Values{Type: c.Type, Provider: c.Provider, Host: c.Host, Port: c.Port,
 				Username: c.Username, Password: c.Password, Vhost: c.Vhost, URI: c.URI}
-		})
+		}})
 	return b, nil
 }

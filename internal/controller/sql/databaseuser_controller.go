@@ -57,11 +57,13 @@ func (c userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (mana
 	if len(u.Spec.Grants) > 0 {
 		db = u.Spec.Grants[0].Database
 	}
-	managed.WithLogin(b, c.secrets, u, func(s *sqlengine.UserSpec, password string) { s.Password = password },
-		func(password string) credentials.Values {
-			c := srv.engine.Connection(u.BackendName(), password, db)
+	rot, _ := users.(port.Rotator)
+	managed.WithLogin(b, c.secrets, u, managed.Login[sqlengine.UserSpec]{Kind: sqlengine.KindDatabaseUser, Name: u.BackendName(),
+		Set: sqlengine.SetCredentials, Rotator: rot,
+		Values: func(cr port.Credential) credentials.Values {
+			c := srv.engine.Connection(cr.Username, cr.Password, db)
 			return credentials.Values{Type: c.Type, Provider: c.Provider, Host: c.Host, Port: c.Port, Username: c.Username,
 				Password: c.Password, Database: c.Database, URI: c.URI, JDBCURL: c.JDBCURL}
-		})
+		}})
 	return b, nil
 }
