@@ -216,3 +216,34 @@ func TestRotationSurvivesCrashes(t *testing.T) {
 		t.Logf("%s: %d rotations completed across %d operator crashes", l.e.name, l.u.Login().Rotation.Rotations, rounds)
 	}
 }
+
+// TestDrainRetiresWhenIdle: with drain, PostgreSQL's previous login is
+// retired as soon as it has no open session, long before its grace period
+// ends, and not while a session of it is open.
+func TestDrainRetiresWhenIdle(t *testing.T) {
+	e := engines()[0]
+	hour := &metav1.Duration{Duration: time.Hour}
+	f, u := setUp(t, e, &common.Rotation{GracePeriod: hour, Drain: &common.Drain{MaxWait: hour}})
+
+	// Idle: retired right after the publication.
+	start := time.Now()
+	rotate(f, u, "1")
+	waitRotations(f, u, 1)
+	t.Logf("drain, idle previous login: retired %v after the trigger (grace period 1h)", time.Since(start).Round(10*time.Millisecond))
+
+	// Busy: a session of the current login holds the next rotation in Draining.
+	held, err := pgConnect(f.Ctx, secretData(f, u), "postgres")
+	f.G.Expect(err).NotTo(HaveOccurred())
+	rotate(f, u, "2")
+	f.G.Eventually(func() common.RotationPhase {
+		f.G.Expect(k8s.Get(f.Ctx, client.ObjectKeyFromObject(u), u)).To(Succeed())
+		return u.Login().Rotation.Phase
+	}).Should(Equal(common.RotationDraining))
+	f.G.Consistently(func() common.RotationPhase {
+		f.G.Expect(k8s.Get(f.Ctx, client.ObjectKeyFromObject(u), u)).To(Succeed())
+		return u.Login().Rotation.Phase
+	}, 3*time.Second, 200*time.Millisecond).Should(Equal(common.RotationDraining))
+	f.G.Expect(held.Close(f.Ctx)).To(Succeed())
+	waitRotations(f, u, 2)
+	f.G.Expect(e.accepted(f.Ctx, u.BackendName())).To(Equal(1))
+}
