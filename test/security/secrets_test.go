@@ -226,6 +226,18 @@ func backends() []backend {
 	}
 }
 
+// setRotation sets spec.rotation on any user kind.
+func setRotation(u user, r *common.Rotation) {
+	switch o := u.(type) {
+	case *sqlv1.DatabaseUser:
+		o.Spec.Rotation = r
+	case *cachev1.CacheUser:
+		o.Spec.Rotation = r
+	case *msgv1.MessagingUser:
+		o.Spec.Rotation = r
+	}
+}
+
 func sqlUser(ns, name string, ref *common.SecretKeyReference) user {
 	return &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: sqlv1.DatabaseUserSpec{
 		ServerRef:         sqlv1.ServerReference{Kind: sqlv1.KindDatabaseServer, Name: "db"},
@@ -260,9 +272,9 @@ func TestNoPasswordInLogsEventsOrStatus(t *testing.T) {
 	// Stop the operator so that every log line and Event it had in flight is written.
 	g.Expect(stopOperator()).To(Succeed())
 	needles := v.needles()
-	// Each engine x (generated 1, 2, 3 + referenced 1, 2, 3) passwords, plus
+	// Each engine x (generated 1, 2, 3 + referenced 1, 2, 3 + rotated 1, 2) passwords, plus
 	// their hashes. The count only: a failure must not print the passwords.
-	g.Expect(len(needles)).To(Equal(len(backends())*6*5), "passwords recorded")
+	g.Expect(len(needles)).To(Equal(len(backends())*8*5), "passwords recorded")
 
 	lines := logs.Lines()
 	dumps := hexDumps(lines)
@@ -547,7 +559,37 @@ func lifecycle(t *testing.T, b backend, v *vault) string {
 	g.Eventually(func() bool { return userReady(v, gen) && userReady(v, refd) }).Should(BeTrue(), "users not Ready at the end")
 	g.Expect(connPassword(refd) == p3).To(BeTrue(), "the referenced user's connection Secret does not hold referenced password 3")
 
+	// A rotation on demand, at the highest verbosity like the rest: both of
+	// its passwords join the needles.
+	rot := b.newUser(ns, "rot-"+b.name, nil)
+	setRotation(rot, &common.Rotation{GracePeriod: &metav1.Duration{Duration: time.Second}})
+	g.Expect(k8s.Create(ctx, rot)).To(Succeed())
+	g.Eventually(func() bool { return userReady(v, rot) }).Should(BeTrue(), "rotating user not Ready")
+	r1 := connPassword(rot)
+	v.add(b.name+" rotated password 1", r1)
+	g.Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(rot), rot); err != nil {
+			return err
+		}
+		rot.SetAnnotations(map[string]string{common.RotateAnnotation: "1"})
+		return k8s.Update(ctx, rot)
+	}).Should(Succeed())
+	g.Eventually(func() string {
+		if !userReady(v, rot) {
+			return "not Ready"
+		}
+		r := rot.(managed.LoginObject).Login().Rotation
+		if r == nil || r.Rotations != 1 {
+			return "rotation not done"
+		}
+		return string(r.Phase)
+	}).Should(Equal(string(common.RotationStable)))
+	r2 := connPassword(rot)
+	v.add(b.name+" rotated password 2", r2)
+	g.Expect(r2 != r1 && r2 != "").To(BeTrue(), "the rotation changed no password")
+
 	// Delete: the users go, and so do their logins.
+	g.Expect(k8s.Delete(ctx, rot)).To(Succeed())
 	for _, u := range []user{gen, refd} {
 		g.Expect(k8s.Delete(ctx, u)).To(Succeed())
 	}
