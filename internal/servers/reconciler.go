@@ -61,6 +61,9 @@ type Kind[T Object, C port.Server] struct {
 	// Login lists the Secret keys the group's engines read from the admin
 	// Secret.
 	Login []LoginKey
+	// Logins, when it has an entry for the server's engine, replaces Login
+	// for that engine (a group whose engines log in differently).
+	Logins map[string][]LoginKey
 	// Connect opens or reuses obj's client in clients with login and asks
 	// the server who it is. On success it records what it found in obj's
 	// status (such as version and flavor) and returns the Ready message.
@@ -197,7 +200,11 @@ func (r *Reconciler[T, C]) describe(err error) (string, string) {
 // with it. It returns the Ready message and the admin Secret's resourceVersion.
 func (r *Reconciler[T, C]) connect(ctx context.Context, obj T) (string, string, error) {
 	a := obj.Access()
-	login, version, err := readLogin(ctx, r.reader, obj, a, r.kind.Login)
+	keys := r.kind.Login
+	if k, ok := r.kind.Logins[a.Engine]; ok {
+		keys = k
+	}
+	login, version, err := readLogin(ctx, r.reader, obj, a, keys)
 	if err != nil {
 		return "", "", err
 	}

@@ -244,7 +244,7 @@ func (n *NATS) waitReady(ctx context.Context, exited <-chan struct{}) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("nats-server JetStream not ready within 30s at %s (%v):\n%s", n.URL(), last, n.logTail())
+	return fmt.Errorf("nats-server JetStream not ready within 30s at %s (%w):\n%s", n.URL(), last, n.logTail())
 }
 
 func (n *NATS) ping(ctx context.Context) error {

@@ -110,14 +110,14 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// wantReason checks err is a backenderr with reason, and returns it.
-func wantReason(t *testing.T, err error, reason string) *backenderr.Error {
+// wantReason checks err is a backenderr with reason, and returns a copy.
+func wantReason(t *testing.T, err error, reason string) backenderr.Error {
 	t.Helper()
 	be, ok := backenderr.As(err)
 	if !ok || be.Reason != reason {
 		t.Fatalf("got %v, want reason %s", err, reason)
 	}
-	return be
+	return *be
 }
 
 func streamExists(t *testing.T, js jetstream.JetStream, name string) *jetstream.StreamInfo {

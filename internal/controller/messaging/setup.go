@@ -1,7 +1,7 @@
 // Package messaging wires the messaging.backend-operator.dev kinds into the
-// manager: the broker server kinds on the shared server loop, and one thin
-// connector per topology kind and for MessagingUser on the shared managed
-// loop.
+// manager: the broker server kinds (RabbitMQ and NATS) on the shared server
+// loop, and one thin connector per topology kind, per JetStream kind and
+// for MessagingUser on the shared managed loop.
 package messaging
 
 import (
@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/nats"
 	"github.com/backend-operator/backend-operator/internal/backend/rabbitmq"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/servers"
@@ -81,6 +82,33 @@ func Setup(ctx context.Context, mgr ctrl.Manager, clients *Clients, opts managed
 			w.DependsOn = append(w.DependsOn, managed.OnPasswordSecret[*msgv1.MessagingUser]())
 			return managed.Setup(ctx, mgr, w, opts)
 		},
+		func() error {
+			return managed.Setup(ctx, mgr, wiring(nats.KindStream, func() *msgv1.Stream { return &msgv1.Stream{} }, func() *msgv1.StreamList { return &msgv1.StreamList{} },
+				func(ctx context.Context, s *msgv1.Stream) (managed.External, error) {
+					return connect(ctx, d, s, nats.KindStream, func() (nats.StreamSpec, error) { return streamSpec(s) })
+				}), opts)
+		},
+		func() error {
+			w := wiring(nats.KindConsumer, func() *msgv1.Consumer { return &msgv1.Consumer{} }, func() *msgv1.ConsumerList { return &msgv1.ConsumerList{} },
+				func(ctx context.Context, c *msgv1.Consumer) (managed.External, error) {
+					return connect(ctx, d, c, nats.KindConsumer, func() (nats.ConsumerSpec, error) { return consumerSpec(c) })
+				})
+			// A consumer waiting for its stream proceeds when the Stream object changes.
+			w.DependsOn = append(w.DependsOn, onStream())
+			return managed.Setup(ctx, mgr, w, opts)
+		},
+		func() error {
+			return managed.Setup(ctx, mgr, wiring(nats.KindKeyValue, func() *msgv1.KeyValue { return &msgv1.KeyValue{} }, func() *msgv1.KeyValueList { return &msgv1.KeyValueList{} },
+				func(ctx context.Context, k *msgv1.KeyValue) (managed.External, error) {
+					return connect(ctx, d, k, nats.KindKeyValue, func() (nats.KeyValueSpec, error) { return keyValueSpec(k) })
+				}), opts)
+		},
+		func() error {
+			return managed.Setup(ctx, mgr, wiring(nats.KindObjectStore, func() *msgv1.ObjectStore { return &msgv1.ObjectStore{} }, func() *msgv1.ObjectStoreList { return &msgv1.ObjectStoreList{} },
+				func(ctx context.Context, o *msgv1.ObjectStore) (managed.External, error) {
+					return connect(ctx, d, o, nats.KindObjectStore, func() (nats.ObjectStoreSpec, error) { return objectStoreSpec(o) })
+				}), opts)
+		},
 	} {
 		if err := setup(); err != nil {
 			return err
@@ -131,5 +159,18 @@ func onEntity(watch client.Object) managed.Dependency[*msgv1.Binding] {
 				return e.Spec.ServerRef.Key(e.Namespace) + "/" + e.Spec.VhostName() + "/queue/" + e.BackendName()
 			}
 			return ""
+		}}
+}
+
+// onStream wakes consumers when the Stream object of their stream changes
+// (is created, say).
+func onStream() managed.Dependency[*msgv1.Consumer] {
+	return managed.Dependency[*msgv1.Consumer]{Watch: &msgv1.Stream{}, Index: ".spec.streamKey",
+		Keys: func(c *msgv1.Consumer) []string {
+			return []string{c.Spec.ServerRef.Key(c.Namespace) + "/" + c.Spec.StreamName}
+		},
+		Key: func(o client.Object) string {
+			s := o.(*msgv1.Stream)
+			return s.Spec.ServerRef.Key(s.Namespace) + "/" + s.BackendName()
 		}}
 }

@@ -29,6 +29,9 @@ const pollInterval = 2 * time.Second
 var (
 	k8s    client.Client
 	broker *harness.RabbitMQ
+	// natsSrv is the NATS server the JetStream tests share; tests that stop
+	// a server start their own.
+	natsSrv *harness.NATS
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +43,11 @@ func TestMain(m *testing.M) {
 		if broker, err = harness.StartRabbitMQ(start); err != nil {
 			return nil, fmt.Errorf("start RabbitMQ: %w", err)
 		}
-		return []func() error{broker.Close}, nil
+		if natsSrv, err = harness.StartNATS(start, harness.NATSOptions{}); err != nil {
+			_ = broker.Close()
+			return nil, fmt.Errorf("start NATS: %w", err)
+		}
+		return []func() error{broker.Close, natsSrv.Close}, nil
 	}, "--poll-interval="+pollInterval.String(), "--wait-interval=500ms", "--concurrency=4"))
 }
 

@@ -22,17 +22,18 @@ type topology interface {
 	Shared() *msgv1.Common
 }
 
-// connect resolves obj's broker and its client for kind, and binds spec.
+// connect resolves obj's broker and its client for kind on the broker's
+// engine (a kind the engine lacks is Unsupported), and binds spec.
 func connect[S any, T topology](ctx context.Context, d deps, obj T, kind string, spec func() (S, error)) (managed.External, error) {
-	cl, err := resolveServer(ctx, d.secrets.Client, d.clients, obj.GetNamespace(), obj.Shared().ServerRef)
+	srv, engine, err := resolveEngine(ctx, d.secrets.Client, d.clients, obj.GetNamespace(), obj.Shared().ServerRef)
 	if err != nil {
 		return nil, err
 	}
-	c, err := port.For[port.Client[S]](kind, rabbitmq.EngineName, cl)
+	c, err := port.For[port.Client[S]](kind, engine, srv)
 	if err != nil {
 		return nil, err
 	}
-	b := &managed.Bound[S]{EngineName: rabbitmq.EngineName, Client: c, Mode: managed.ObserveMode(obj)}
+	b := &managed.Bound[S]{EngineName: engine, Client: c, Mode: managed.ObserveMode(obj)}
 	s, serr := spec()
 	b.Spec = s
 	// A spec that cannot be mapped (bad arguments) is reported by Validate,
