@@ -89,6 +89,11 @@ func run() error {
 		return err
 	}
 	defer rmq.Close() //nolint:errcheck
+	ns, err := startNATS(ctx)
+	if err != nil {
+		return err
+	}
+	defer ns.Close() //nolint:errcheck
 
 	step("starting the operator")
 	// The binary's own defaults; no listeners, so that nothing on this
@@ -131,6 +136,9 @@ func run() error {
 	if err := amqpRoundTrip(ctx, c); err != nil {
 		return err
 	}
+	if err := jetStreamRoundTrip(ctx); err != nil {
+		return err
+	}
 	alias := ""
 	if k := os.Getenv("KUBECTL"); k != "" {
 		alias = "\n  alias kubectl=" + k + "   # built with the control plane"
@@ -138,7 +146,8 @@ func run() error {
 	fmt.Printf(`
 backend-operator is running. Everything in %s is Ready; the sample users %q
 (PostgreSQL) and %q (MariaDB), the sample cache user and the sample broker
-user logged in with the credentials from their Secrets.
+user logged in with the credentials from their Secrets; the sample stream,
+consumer and buckets carried a message, a value and an object.
 %s
   export KUBECONFIG=%s
   kubectl get backend                      # every backend-operator object
@@ -152,7 +161,7 @@ user logged in with the credentials from their Secrets.
 
 `, samplesDir, user, mariaUser, alias, kubeconfig, appSecret, mariaAppSecret, mariaAppSecret, mariaAppSecret, mariaAppSecret)
 	if oneshot {
-		fmt.Println("DEV_ONESHOT=1: the sample users logged in; stopping.")
+		fmt.Println("DEV_ONESHOT=1: the sample users logged in and the JetStream samples work; stopping.")
 		return nil
 	}
 	fmt.Println("Press Ctrl-C to stop (the control plane and the private servers go with it).")
@@ -236,6 +245,7 @@ func applySamples(ctx context.Context, c client.Client, pg *harness.Postgres, ma
 			}
 			patchRedisSample(u)
 			patchRabbitMQSample(u)
+			patchNATSSample(u)
 			if u.GetNamespace() == "" && !strings.HasPrefix(u.GetKind(), "Cluster") {
 				u.SetNamespace("default")
 			}

@@ -40,7 +40,7 @@ func startRabbitMQ(ctx context.Context) (*harness.RabbitMQ, error) {
 // patchRabbitMQSample points the messaging samples at devRabbit.
 func patchRabbitMQSample(u *unstructured.Unstructured) {
 	switch {
-	case u.GetKind() == "MessagingServer" || u.GetKind() == "ClusterMessagingServer":
+	case (u.GetKind() == "MessagingServer" || u.GetKind() == "ClusterMessagingServer") && engineOf(u) == "rabbitmq":
 		_ = unstructured.SetNestedField(u.Object, devRabbit.MgmtURL(), "spec", "rabbitmq", "managementURL")
 		_ = unstructured.SetNestedMap(u.Object, map[string]any{"host": devRabbit.Host, "port": int64(devRabbit.AMQPPort)}, "spec", "rabbitmq", "amqp")
 	case u.GetKind() == "Secret" && u.GetName() == rabbitAdminSecret:
@@ -82,4 +82,10 @@ func amqpRoundTrip(ctx context.Context, c client.Client) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.New("the message published to orders.events never reached orders.invoicing")
+}
+
+// engineOf is a server sample's spec.engine.
+func engineOf(u *unstructured.Unstructured) string {
+	e, _, _ := unstructured.NestedString(u.Object, "spec", "engine")
+	return e
 }
