@@ -15,6 +15,8 @@ const clockTicks = 100
 var cpuGroups = map[string]string{
 	"kube-apiserver": "apiserver", "etcd": "etcd",
 	"postgres": "backend", "mariadbd": "backend", "redis-server": "backend",
+	// nats-server-<version>, cut to the 15 bytes of a comm.
+	"nats-server": "backend", "nats-server-v2.": "backend",
 }
 
 // processCPU returns the CPU seconds used so far by this process and each

@@ -18,7 +18,7 @@ import (
 )
 
 func workloads() []workload {
-	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}, &rabbitWorkload{}, newMigrationsWorkload()}
+	return []workload{&pgWorkload{}, &mariaWorkload{}, &redisWorkload{}, &rabbitWorkload{}, newMigrationsWorkload(), &natsWorkload{}}
 }
 
 // pgWorkload: N Databases and N DatabaseUsers with ReadWrite on their database.

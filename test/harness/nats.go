@@ -33,6 +33,9 @@ type NATSOptions struct {
 	TLS bool
 	// Domain is the JetStream domain; empty for none.
 	Domain string
+	// Monitor serves the HTTP monitoring endpoints (/connz, /jsz) on
+	// NATS.MonitorPort.
+	Monitor bool
 }
 
 // NATS is a private nats-server with JetStream: own port, own store
@@ -54,6 +57,8 @@ type NATS struct {
 	Domain string
 	// TLS holds the CA, the server and the client certificate (TLS option).
 	TLS *TLSFiles
+	// MonitorPort serves the monitoring endpoints (Monitor option).
+	MonitorPort int
 	// Dir holds the configuration, the JetStream store and the log.
 	Dir string
 
@@ -153,6 +158,13 @@ func StartNATS(ctx context.Context, opts NATSOptions) (*NATS, error) {
 		"server_name: " + strconv.Quote("bo-test-"+strconv.Itoa(n.Port)),
 		"jetstream {\n  " + strings.Join(js, "\n  ") + "\n}",
 	}
+	if opts.Monitor {
+		if n.MonitorPort, err = FreePort(); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		conf = append(conf, "http: "+strconv.Quote(net.JoinHostPort(n.Host, strconv.Itoa(n.MonitorPort))))
+	}
 	if opts.Token {
 		n.Token = randomPassword()
 		conf = append(conf, "authorization { token: "+strconv.Quote(n.Token)+" }")
@@ -191,6 +203,11 @@ func (n *NATS) URL() string {
 		scheme = "tls"
 	}
 	return scheme + "://" + net.JoinHostPort(n.Host, strconv.Itoa(n.Port))
+}
+
+// MonitorURL is the monitoring endpoint, http://host:port (Monitor option).
+func (n *NATS) MonitorURL() string {
+	return "http://" + net.JoinHostPort(n.Host, strconv.Itoa(n.MonitorPort))
 }
 
 // Start starts the server (again) on the same port, configuration and
