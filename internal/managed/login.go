@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -424,12 +423,4 @@ func (l *login[S]) event(eventType, reason, note string) {
 	if l.d.Recorder != nil {
 		l.d.Recorder.Eventf(l.u, nil, eventType, reason, "Rotate", "%s", note)
 	}
-}
-
-// ignoreNotFound is nil for a NotFound error.
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }

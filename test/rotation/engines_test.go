@@ -145,8 +145,8 @@ func engines() []engine {
 				return &cachev1.CacheUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: cachev1.CacheUserSpec{
 					ServerRef: cachev1.ServerReference{Kind: cachev1.KindCacheServer, Name: "cache"},
 					Name:      ns + "-" + name, Rotation: r,
-					Keys:      []cachev1.KeyPattern{{Pattern: ns + ":*"}},
-					Commands:  cachev1.CommandRules{AllowCategories: []cachev1.Category{"connection"}, Allow: []string{"get", "set"}}}}
+					Keys:     []cachev1.KeyPattern{{Pattern: ns + ":*"}},
+					Commands: cachev1.CommandRules{AllowCategories: []cachev1.Category{"connection"}, Allow: []string{"get", "set"}}}}
 			},
 			use: func(ctx context.Context, data map[string][]byte) error {
 				u, p := creds(data)
@@ -217,7 +217,7 @@ func engines() []engine {
 				for _, u := range []string{name, name + "_b"} {
 					if _, err := rh.GetUser(u); err == nil {
 						n++
-					} else if e, ok := err.(rabbithole.ErrorResponse); !ok || e.StatusCode != 404 {
+					} else if e := (rabbithole.ErrorResponse{}); !errors.As(err, &e) || e.StatusCode != 404 {
 						return 0, err
 					}
 				}

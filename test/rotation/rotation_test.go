@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
@@ -245,5 +246,39 @@ func TestDrainRetiresWhenIdle(t *testing.T) {
 	}, 3*time.Second, 200*time.Millisecond).Should(Equal(common.RotationDraining))
 	f.G.Expect(held.Close(f.Ctx)).To(Succeed())
 	waitRotations(f, u, 2)
+	f.G.Expect(e.accepted(f.Ctx, u.BackendName())).To(Equal(1))
+}
+
+// TestReferencedSecretRotates: a login whose password comes from
+// spec.passwordSecretRef rotates, with the same overlap, when that Secret's
+// password changes, and no login fails meanwhile.
+func TestReferencedSecretRotates(t *testing.T) {
+	e := engines()[2] // redis
+	f := kubetest.NewFixture(t, k8s, "rot-ref-")
+	f.G.SetDefaultEventuallyTimeout(60 * time.Second)
+	objs := e.server(f.NS)
+	for _, o := range objs {
+		f.Create(o)
+	}
+	f.WaitReady(objs[len(objs)-1])
+	ref := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "app-password", Namespace: f.NS,
+		Labels: map[string]string{"backend-operator.dev/watch": "true"}},
+		Data: map[string][]byte{"password": []byte("first-Password-0123456789")}}
+	f.Create(ref)
+	u := e.user(f.NS, "app", &common.Rotation{GracePeriod: grace}).(*cachev1.CacheUser)
+	u.Spec.PasswordSecretRef = &common.SecretKeyReference{SecretReference: common.SecretReference{Name: ref.Name}}
+	f.Create(u)
+	f.WaitReady(u)
+	before := secretData(f, u)
+	f.G.Expect(string(before["password"])).To(Equal("first-Password-0123456789"))
+
+	p := probe(f, e, u)
+	f.G.Expect(kubetest.Update(f, ref, func(s *corev1.Secret) { s.Data["password"] = []byte("second-Password-0123456789") })).To(Succeed())
+	waitRotations(f, u, 1)
+	attempts, failures := p.finish()
+	f.G.Expect(failures).To(BeZero(), "failed logins out of %d", attempts)
+	after := secretData(f, u)
+	f.G.Expect(string(after["password"])).To(Equal("second-Password-0123456789"))
+	f.G.Expect(e.use(f.Ctx, before)).To(MatchError(errLogin))
 	f.G.Expect(e.accepted(f.Ctx, u.BackendName())).To(Equal(1))
 }
