@@ -1,0 +1,106 @@
+package rotation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/test/kubetest"
+)
+
+// TestRotationAdmission: rotation settings that cannot work are refused by
+// the API server, with a message that says why.
+func TestRotationAdmission(t *testing.T) {
+	f := kubetest.NewFixture(t, k8s, "rot-admission-")
+	minute := &metav1.Duration{Duration: 30 * time.Second}
+	ref := &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "pw"}}
+	for _, c := range []struct {
+		reason string
+		mutate func(*sqlv1.DatabaseUser)
+		want   string
+	}{
+		{"schedule under a minute", func(u *sqlv1.DatabaseUser) { u.Spec.Rotation = &common.Rotation{Every: minute} }, "at least 1m"},
+		{"schedule with a referenced password", func(u *sqlv1.DatabaseUser) {
+			u.Spec.Rotation, u.Spec.PasswordSecretRef = &common.Rotation{Every: &metav1.Duration{Duration: time.Hour}}, ref
+		}, "cannot be used with passwordSecretRef"},
+		{"unknown strategy", func(u *sqlv1.DatabaseUser) { u.Spec.Rotation = &common.Rotation{Strategy: "Twice"} }, "strategy"},
+		{"rollout target by name and selector", func(u *sqlv1.DatabaseUser) {
+			u.Spec.ConnectionSecret.Rollout = &common.Rollout{Targets: []common.RolloutTarget{{Kind: "Deployment", Name: "web",
+				Selector: &metav1.LabelSelector{}}}}
+		}, "exactly one of name or selector"},
+		{"rollout of a Pod", func(u *sqlv1.DatabaseUser) {
+			u.Spec.ConnectionSecret.Rollout = &common.Rollout{Targets: []common.RolloutTarget{{Kind: "Pod", Name: "web"}}}
+		}, "kind"},
+	} {
+		u := sqlUser(f.NS, "bad", nil).(*sqlv1.DatabaseUser)
+		c.mutate(u)
+		err := k8s.Create(f.Ctx, u)
+		if err == nil {
+			t.Errorf("%s: accepted", c.reason)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not mention %q", c.reason, err, c.want)
+		}
+	}
+}
+
+// TestRotationStrategies: an overlap the engine lacks is InvalidSpec and
+// changes nothing; InPlace rotates with a warning condition; a schedule
+// rotates by itself.
+func TestRotationStrategies(t *testing.T) {
+	all := engines()
+	pgEngine, mariaEngine, redisEngine := all[0], all[1], all[2]
+
+	t.Run("unavailable overlap", func(t *testing.T) {
+		t.Parallel()
+		f := kubetest.NewFixture(t, k8s, "rot-invalid-")
+		for _, o := range pgEngine.server(f.NS) {
+			f.Create(o)
+		}
+		u := pgEngine.user(f.NS, "app", &common.Rotation{Strategy: common.RotationDualPassword})
+		f.Create(u)
+		c := f.WaitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+		f.G.Expect(c.Message).To(ContainSubstring("DualPassword is not available on this engine"))
+		f.G.Expect(pgEngine.accepted(f.Ctx, u.BackendName())).To(BeZero(), "nothing was created")
+	})
+
+	t.Run("in place", func(t *testing.T) {
+		t.Parallel()
+		f, u := setUp(t, redisEngine, &common.Rotation{Strategy: common.RotationInPlace})
+		c := meta.FindStatusCondition(u.ManagedStatus().Conditions, managed.ConditionRotationOverlap)
+		f.G.Expect(c).NotTo(BeNil())
+		f.G.Expect(c.Reason).To(Equal("InPlace"))
+		before := secretData(f, u)
+		rotate(f, u, "1")
+		waitRotations(f, u, 1)
+		f.G.Expect(redisEngine.use(f.Ctx, before)).To(MatchError(errLogin))
+		f.G.Expect(redisEngine.use(f.Ctx, secretData(f, u))).To(Succeed())
+		f.G.Expect(redisEngine.accepted(f.Ctx, u.BackendName())).To(Equal(1))
+		f.G.Expect(u.(*cachev1.CacheUser).Status.Rotation.Strategy).To(Equal(common.RotationInPlace))
+	})
+
+	t.Run("schedule", func(t *testing.T) {
+		t.Parallel()
+		f, u := setUp(t, mariaEngine, &common.Rotation{Every: &metav1.Duration{Duration: time.Minute}, GracePeriod: &metav1.Duration{Duration: time.Second}})
+		st := u.Login().Rotation
+		f.G.Expect(st.NextRotationTime).NotTo(BeNil())
+		f.G.Expect(st.NextRotationTime.Sub(st.LastRotationTime.Time)).To(Equal(time.Minute))
+		before := secretData(f, u)
+		f.G.Eventually(func() int64 {
+			f.G.Expect(k8s.Get(f.Ctx, client.ObjectKeyFromObject(u), u)).To(Succeed())
+			return u.Login().Rotation.Rotations
+		}, 100*time.Second, time.Second).Should(Equal(int64(1)))
+		f.G.Expect(mariaEngine.use(f.Ctx, before)).To(MatchError(errLogin))
+		f.G.Expect(mariaEngine.use(f.Ctx, secretData(f, u))).To(Succeed())
+	})
+}
