@@ -393,11 +393,17 @@ func (l *login[S]) rollout(ctx context.Context) error {
 		return nil
 	}
 	hash := DataHash(l.conn.Secret.Data)
-	if ls.Rollout == nil || ls.Rollout.DataHash == "" {
+	// A rotation waiting on its rollout restarts whatever lacks the new
+	// data, even a target (or a rollout) added since it was published.
+	rolling := l.rot != nil && l.rot.st.phase() == common.RotationRollingOut
+	if !rolling && (ls.Rollout == nil || ls.Rollout.DataHash == "") {
 		ls.Rollout = &common.RolloutStatus{DataHash: hash}
 		return nil
 	}
-	if ls.Rollout.DataHash == hash && len(ls.Rollout.Pending) == 0 {
+	if ls.Rollout == nil {
+		ls.Rollout = &common.RolloutStatus{}
+	}
+	if !rolling && ls.Rollout.DataHash == hash && len(ls.Rollout.Pending) == 0 {
 		return nil
 	}
 	now := time.Now()
