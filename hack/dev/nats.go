@@ -93,8 +93,11 @@ func jetStreamRoundTrip(ctx context.Context) error {
 		return fmt.Errorf("put into bucket settings: %w", err)
 	}
 	e, err := kv.Get(ctx, "dev.check")
-	if err != nil || !bytes.Equal(e.Value(), body) {
-		return fmt.Errorf("read back from bucket settings: %v", err)
+	if err != nil {
+		return fmt.Errorf("read back from bucket settings: %w", err)
+	}
+	if !bytes.Equal(e.Value(), body) {
+		return errors.New("bucket settings gave back another value")
 	}
 	obj, err := js.ObjectStore(ctx, "invoices")
 	if err != nil {
@@ -103,8 +106,12 @@ func jetStreamRoundTrip(ctx context.Context) error {
 	if _, err := obj.PutBytes(ctx, "dev-check.txt", body); err != nil {
 		return fmt.Errorf("put into object store invoices: %w", err)
 	}
-	if got, err := obj.GetBytes(ctx, "dev-check.txt"); err != nil || !bytes.Equal(got, body) {
-		return fmt.Errorf("read back from object store invoices: %v", err)
+	got, err := obj.GetBytes(ctx, "dev-check.txt")
+	if err != nil {
+		return fmt.Errorf("read back from object store invoices: %w", err)
+	}
+	if !bytes.Equal(got, body) {
+		return errors.New("object store invoices gave back another object")
 	}
 	fmt.Println("   a message published to stream ORDERS came through consumer billing; a value and an object were put and read back in buckets settings and invoices")
 	return nil

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -36,6 +37,9 @@ type NATSOptions struct {
 	// Monitor serves the HTTP monitoring endpoints (/connz, /jsz) on
 	// NATS.MonitorPort.
 	Monitor bool
+	// Creds runs the server in operator mode (JWTs, a memory resolver): one
+	// account with JetStream, whose user logs in with NATS.Creds.
+	Creds bool
 }
 
 // NATS is a private nats-server with JetStream: own port, own store
@@ -53,6 +57,8 @@ type NATS struct {
 	NoJSUser, NoJSPassword string
 	// Token is the server's token (Token option).
 	Token string
+	// Creds is the contents of the user's creds file (Creds option).
+	Creds string
 	// Domain is the JetStream domain.
 	Domain string
 	// TLS holds the CA, the server and the client certificate (TLS option).
@@ -61,6 +67,8 @@ type NATS struct {
 	MonitorPort int
 	// Dir holds the configuration, the JetStream store and the log.
 	Dir string
+
+	userJWT, userSeed string
 
 	bin  string
 	mu   sync.Mutex
@@ -165,10 +173,18 @@ func StartNATS(ctx context.Context, opts NATSOptions) (*NATS, error) {
 		}
 		conf = append(conf, "http: "+strconv.Quote(net.JoinHostPort(n.Host, strconv.Itoa(n.MonitorPort))))
 	}
-	if opts.Token {
+	switch {
+	case opts.Creds:
+		trust, err := n.writeOperator()
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		conf = append(conf, trust...)
+	case opts.Token:
 		n.Token = randomPassword()
 		conf = append(conf, "authorization { token: "+strconv.Quote(n.Token)+" }")
-	} else {
+	default:
 		conf = append(conf, fmt.Sprintf(`accounts {
   APP: { jetstream: enabled, users: [ {user: %q, password: %q}, {nkey: %q} ] }
   NOJS: { users: [ {user: %q, password: %q} ] }
@@ -284,9 +300,12 @@ func (n *NATS) ping(ctx context.Context) error {
 // application would.
 func (n *NATS) Connect(opts ...natsgo.Option) (*natsgo.Conn, error) {
 	base := []natsgo.Option{natsgo.Timeout(2 * time.Second), natsgo.MaxReconnects(0)}
-	if n.Token != "" {
+	switch {
+	case n.userJWT != "":
+		base = append(base, natsgo.UserJWTAndSeed(n.userJWT, n.userSeed))
+	case n.Token != "":
 		base = append(base, natsgo.Token(n.Token))
-	} else {
+	default:
 		base = append(base, natsgo.UserInfo(n.AdminUser, n.AdminPassword))
 	}
 	if n.TLS != nil {
@@ -356,4 +375,68 @@ func (n *NATS) Close() error {
 		}
 	}
 	return err
+}
+
+// writeOperator makes an operator, a system account, an account with
+// JetStream signed by it and a user of that account; it writes the operator JWT next to the
+// configuration, sets n.Creds, and returns the configuration lines that
+// trust them.
+func (n *NATS) writeOperator() ([]string, error) {
+	okp, err := nkeys.CreateOperator()
+	if err != nil {
+		return nil, err
+	}
+	akp, err := nkeys.CreateAccount()
+	if err != nil {
+		return nil, err
+	}
+	ukp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	skp, err := nkeys.CreateAccount()
+	if err != nil {
+		return nil, err
+	}
+	spub, _ := skp.PublicKey()
+	sc := jwt.NewAccountClaims(spub)
+	sc.Name = "SYS"
+	sjwt, err := sc.Encode(okp)
+	if err != nil {
+		return nil, err
+	}
+	opub, _ := okp.PublicKey()
+	apub, _ := akp.PublicKey()
+	upub, _ := ukp.PublicKey()
+	oc := jwt.NewOperatorClaims(opub)
+	oc.Name = "backend-operator-test"
+	ojwt, err := oc.Encode(okp)
+	if err != nil {
+		return nil, err
+	}
+	ac := jwt.NewAccountClaims(apub)
+	ac.Name = "APP"
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	ajwt, err := ac.Encode(okp)
+	if err != nil {
+		return nil, err
+	}
+	uc := jwt.NewUserClaims(upub)
+	uc.Name = "admin"
+	if n.userJWT, err = uc.Encode(akp); err != nil {
+		return nil, err
+	}
+	seed, _ := ukp.Seed()
+	n.userSeed = string(seed)
+	creds, err := jwt.FormatUserConfig(n.userJWT, seed)
+	if err != nil {
+		return nil, err
+	}
+	n.Creds = string(creds)
+	opPath := filepath.Join(n.Dir, "operator.jwt")
+	if err := os.WriteFile(opPath, []byte(ojwt), 0o600); err != nil {
+		return nil, err
+	}
+	return []string{"operator: " + strconv.Quote(opPath), "system_account: " + spub, "resolver: MEMORY",
+		"resolver_preload: { " + apub + ": " + strconv.Quote(ajwt) + ", " + spub + ": " + strconv.Quote(sjwt) + " }"}, nil
 }

@@ -427,3 +427,20 @@ func TestCredsParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestCredsLogin: the contents of a creds file log in to a server in
+// operator mode (JWT accounts), and JetStream answers for the account.
+func TestCredsLogin(t *testing.T) {
+	op := private(t, harness.NATSOptions{Creds: true})
+	c, err := nats.New(nats.Config{Servers: []string{op.URL()}, Creds: op.Creds})
+	must(t, err)
+	defer c.Close()
+	if _, err := c.Info(ctx(t)); err != nil {
+		t.Fatalf("creds login: %v", err)
+	}
+	s := kind[nats.Streams](t, nats.KindStream, c)
+	must(t, s.Apply(ctx(t), streamSpec("CREDS")))
+	if streamExists(t, admin(t, op), "CREDS") == nil {
+		t.Fatal("no stream created with the creds login")
+	}
+}

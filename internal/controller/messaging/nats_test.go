@@ -151,7 +151,8 @@ func (f *natsFixture) use(s *jetStreamSet, payload string) {
 // TestNATSServer: Ready reports the version and the account's JetStream;
 // an account without JetStream is JetStreamDisabled; a wrong password
 // AuthenticationFailed without quoting it; an NKey Secret works; two
-// logins in one Secret are refused.
+// logins in one Secret are refused; a creds file logs in to a server in
+// operator mode.
 func TestNATSServer(t *testing.T) {
 	f := newNATSFixture(t, natsSrv)
 	srv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "nats", Namespace: f.NS}}
@@ -177,6 +178,19 @@ func TestNATSServer(t *testing.T) {
 	c := f.WaitReason(&msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "mixed", Namespace: f.NS}}, metav1.ConditionFalse, backenderr.ReasonInvalidSpec)
 	f.G.Expect(c.Message).To(ContainSubstring("more than one login"))
 	f.G.Expect(c.Message).NotTo(ContainSubstring(natsSrv.NKeySeed))
+
+	// The contents of a creds file, on a server in operator mode.
+	ctx, cancel := context.WithTimeout(f.Ctx, time.Minute)
+	defer cancel()
+	op, err := harness.StartNATS(ctx, harness.NATSOptions{Creds: true})
+	f.G.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = op.Close() })
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, StringData: map[string]string{"creds": op.Creds}})
+	credsSrv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, Spec: msgv1.MessagingServerSpec{
+		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{op.URL()}},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "creds"}}}}
+	f.Create(credsSrv)
+	f.WaitReady(credsSrv)
 
 	// A RabbitMQ kind on a NATS server is Unsupported, and the reverse too.
 	q := &msgv1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q"}, Spec: msgv1.QueueSpec{Common: f.common(), Name: "q"}}
