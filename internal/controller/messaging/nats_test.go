@@ -3,6 +3,8 @@ package messaging_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,6 +25,10 @@ import (
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
+
+// natsSecrets are the NATS passwords, tokens, seeds and creds the tests
+// handed to the operator; TestNATSSecretsNotLeaked searches for them.
+var natsSecrets []string
 
 // natsFixture is one test's namespace with a MessagingServer "nats" on srv.
 type natsFixture struct {
@@ -191,6 +198,26 @@ func TestNATSServer(t *testing.T) {
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "creds"}}}}
 	f.Create(credsSrv)
 	f.WaitReady(credsSrv)
+	natsSecrets = append(natsSecrets, natsSrv.AdminPassword, natsSrv.NoJSPassword, natsSrv.NKeySeed, "also-a-token", op.Creds)
+
+	// A token, on a server with a JetStream domain.
+	tok, err := harness.StartNATS(ctx, harness.NATSOptions{Token: true, Domain: "hub"})
+	f.G.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = tok.Close() })
+	natsSecrets = append(natsSecrets, tok.Token)
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token"}, StringData: map[string]string{"token": tok.Token}})
+	tokSrv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "token"}, Spec: msgv1.MessagingServerSpec{
+		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{tok.URL()}, Domain: "hub"},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "token"}}}}
+	f.Create(tokSrv)
+	f.WaitReady(tokSrv)
+	f.G.Expect(tokSrv.Status.JetStream.Domain).To(Equal("hub"))
+	f.G.Expect(kubetest.Update(f.Fixture, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: f.NS}}, func(s *corev1.Secret) {
+		s.Data["token"] = []byte("not-" + tok.Token)
+		s.Labels = map[string]string{"backend-operator.dev/watch": "true"}
+	})).To(Succeed())
+	c = f.WaitReason(tokSrv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
+	f.G.Expect(c.Message).NotTo(ContainSubstring(tok.Token))
 
 	// A RabbitMQ kind on a NATS server is Unsupported, and the reverse too.
 	q := &msgv1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q"}, Spec: msgv1.QueueSpec{Common: f.common(), Name: "q"}}
@@ -492,4 +519,58 @@ func TestJetStreamAdmission(t *testing.T) {
 		Name: `it's;"ünïcödé"`, Compression: "s2", Retention: "limits"}}
 	f.G.Expect(k8s.Create(f.Ctx, ok)).To(Succeed())
 	f.G.Expect(strings.Contains(ok.Spec.Name, ".")).To(BeFalse())
+}
+
+// TestNATSSecretsNotLeaked: no NATS password, token, seed or creds handed
+// to the operator appears in its log, in an Event or in a condition. It
+// runs after the NATS tests (file order) and needs TestNATSServer to have run.
+func TestNATSSecretsNotLeaked(t *testing.T) {
+	if len(natsSecrets) == 0 {
+		t.Fatal("TestNATSServer did not run first: nothing to search for")
+	}
+	g := NewWithT(t)
+	ctx := context.Background()
+	var haystack []string
+	// The operator's log: the temporary file this process writes it to.
+	fds, err := os.ReadDir("/proc/self/fd")
+	g.Expect(err).NotTo(HaveOccurred())
+	found := false
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.Contains(filepath.Base(target), "backend-operator-messaging-test-") {
+			data, err := os.ReadFile(target)
+			g.Expect(err).NotTo(HaveOccurred())
+			haystack = append(haystack, string(data))
+			found = true
+		}
+	}
+	if !found && os.Getenv("TEST_LOG") == "" {
+		t.Fatal("the operator's log file is not open in this process")
+	}
+	events := &corev1.EventList{}
+	g.Expect(k8s.List(ctx, events)).To(Succeed())
+	for _, e := range events.Items {
+		haystack = append(haystack, e.Message, e.Reason)
+	}
+	eventsV1 := &eventsv1.EventList{}
+	g.Expect(k8s.List(ctx, eventsV1)).To(Succeed())
+	for _, e := range eventsV1.Items {
+		haystack = append(haystack, e.Note, e.Reason)
+	}
+	servers := &msgv1.MessagingServerList{}
+	g.Expect(k8s.List(ctx, servers)).To(Succeed())
+	for _, s := range servers.Items {
+		for _, c := range s.Status.Conditions {
+			haystack = append(haystack, c.Message)
+		}
+	}
+	g.Expect(len(haystack)).To(BeNumerically(">", 10))
+	for _, secret := range natsSecrets {
+		for _, h := range haystack {
+			if strings.Contains(h, secret) {
+				// Never print the secret itself.
+				t.Fatalf("a NATS secret (%d bytes) appears in the log, an Event or a condition", len(secret))
+			}
+		}
+	}
 }
