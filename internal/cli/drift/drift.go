@@ -70,7 +70,7 @@ func (r Report) Changes() []string {
 // Write prints the report; it returns whether there are changes.
 func (r Report) Write(w io.Writer) (bool, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %q", r.Item.Kind, r.Item.Ref(), r.BackendName)
+	fmt.Fprintf(&b, "%s: %q", r.Item.Ref(), r.BackendName)
 	if r.Server != "" {
 		fmt.Fprintf(&b, " on %s", r.Server)
 	}
@@ -80,7 +80,7 @@ func (r Report) Write(w io.Writer) (bool, error) {
 	} else {
 		fmt.Fprintf(&b, "status: Ready=%s %s: %s\n", r.Item.Ready, r.Item.Reason, r.Item.Message)
 	}
-	if r.Observed < r.Generation {
+	if r.Observed > 0 && r.Observed < r.Generation {
 		fmt.Fprintf(&b, "note: the spec changed (generation %d) since it was last in sync (generation %d); the lines below are from the last observation\n", r.Generation, r.Observed)
 	}
 	changes := r.Changes()
