@@ -14,10 +14,14 @@ KUSTOMIZE_VERSION ?= v5.8.1
 K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 NATS_SERVER_VERSION ?= v2.15.2
+HELM_VERSION ?= v3.22.0
 
 CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUSTOMIZE := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)
+# helm is built from the Go module proxy; test/helm finds it through HELM.
+HELM := $(TOOLS)/helm-$(HELM_VERSION)
+export HELM
 # nats-server is built from the Go module proxy (Debian's is too old); the
 # harness finds it through NATS_SERVER.
 NATS_SERVER := $(TOOLS)/nats-server-$(NATS_SERVER_VERSION)
@@ -47,6 +51,7 @@ help: ## Show the targets.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	hack/crd-kustomization.sh
+	hack/helm-chart.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
@@ -55,9 +60,9 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 .PHONY: verify
 verify: manifests generate ## Regenerate and fail on any difference; check go.mod is tidy.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts go.mod go.sum)" ]; then \
 		echo "generated files or go.mod are stale; run 'make manifests generate' and 'go mod tidy', then commit:"; \
-		git status --porcelain -- api config go.mod go.sum; git --no-pager diff --stat -- api config go.mod go.sum; exit 1; fi
+		git status --porcelain -- api config charts go.mod go.sum; git --no-pager diff --stat -- api config charts go.mod go.sum; exit 1; fi
 
 .PHONY: fmt
 fmt: ## go fmt.
@@ -75,8 +80,15 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 envtest: ## Build (once) and print the envtest binaries directory.
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh
 
+.PHONY: helm-lint
+helm-lint: manifests $(HELM) ## Lint and render the Helm chart with its default values and with every option set.
+	$(HELM) lint --strict charts/backend-operator
+	$(HELM) lint --strict charts/backend-operator -f test/helm/testdata/all-values.yaml
+	$(HELM) template backend-operator charts/backend-operator --namespace backend-operator-system --kube-version $(K8S_VERSION) >/dev/null
+	$(HELM) template backend-operator charts/backend-operator --namespace backend-operator-system --kube-version $(K8S_VERSION) -f test/helm/testdata/all-values.yaml >/dev/null
+
 .PHONY: test
-test: manifests generate vet backends $(NATS_SERVER) ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs; then RACE_PKGS with -race.
+test: manifests generate vet backends $(NATS_SERVER) $(HELM) ## Run every test: unit, fuzz seeds, adapters and controllers on real backends, fault runs; then RACE_PKGS with -race.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh)" \
 		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory test-race
@@ -169,6 +181,11 @@ $(GOLANGCI_LINT):
 
 $(NATS_SERVER):
 	@NATS_SERVER_VERSION=$(NATS_SERVER_VERSION) hack/nats-server.sh >/dev/null
+
+$(HELM):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS)/tmp-helm nice go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS)/tmp-helm/helm $@ && rmdir $(TOOLS)/tmp-helm
 
 $(KUSTOMIZE):
 	@mkdir -p $(TOOLS)
