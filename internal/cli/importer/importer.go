@@ -160,7 +160,20 @@ func marshal(obj client.Object) ([]byte, error) {
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
+	prune(m)
 	return yaml.Marshal(m)
+}
+
+// prune drops empty objects ("connectionSecret: {}") from m.
+func prune(m map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			prune(sub)
+			if len(sub) == 0 {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // find reads the server object: of ServerKind, or of whichever server kind

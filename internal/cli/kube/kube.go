@@ -21,9 +21,14 @@ type Flags struct {
 	config *genericclioptions.ConfigFlags
 }
 
-// NewFlags returns the kubeconfig flags, to be added to a flag set.
+// NewFlags returns the kubeconfig flags, to be added to a flag set. They
+// leave out kubectl's --server (the API server's address): the plugin's
+// import uses --server for a server object; the address comes from the
+// kubeconfig.
 func NewFlags() *Flags {
-	return &Flags{config: genericclioptions.NewConfigFlags(true)}
+	cf := genericclioptions.NewConfigFlags(true)
+	cf.APIServer = nil
+	return &Flags{config: cf}
 }
 
 // AddFlags adds the kubeconfig flags to fs.
