@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -32,7 +31,8 @@ var (
 	k8s        client.Client
 	kubeconfig string
 
-	pg *harness.Postgres
+	pg    *harness.Postgres
+	maria *harness.MariaDB
 )
 
 func TestMain(m *testing.M) {
@@ -48,14 +48,21 @@ func TestMain(m *testing.M) {
 			return cleanups, err
 		}
 		var wg sync.WaitGroup
-		var pgErr error
+		var pgErr, mariaErr error
 		wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
+		wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
 		wg.Wait()
 		if pg != nil {
 			cleanups = append(cleanups, pg.Close)
 		}
+		if maria != nil {
+			cleanups = append(cleanups, maria.Close)
+		}
 		if pgErr != nil {
 			return cleanups, fmt.Errorf("start PostgreSQL: %w", pgErr)
+		}
+		if mariaErr != nil {
+			return cleanups, fmt.Errorf("start MariaDB: %w", mariaErr)
 		}
 		return cleanups, nil
 	}))
@@ -95,4 +102,16 @@ func pgServer(f *kubetest.Fixture, name string) *sqlv1.DatabaseServer {
 	return srv
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
+// mariaServer creates, in f's namespace, an admin Secret and a
+// DatabaseServer on the test MariaDB and waits until it is Ready.
+func mariaServer(f *kubetest.Fixture, name string) *sqlv1.DatabaseServer {
+	f.T.Helper()
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-admin"},
+		StringData: map[string]string{"username": maria.AdminUser, "password": maria.AdminPassword}})
+	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: sqlv1.DatabaseServerSpec{
+		Engine: sqlv1.EngineMySQL, Host: maria.Host, Port: int32(maria.Port),
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
+	f.Create(srv)
+	f.WaitReady(srv)
+	return srv
+}

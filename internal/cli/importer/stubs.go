@@ -5,12 +5,7 @@ import (
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
-	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 )
-
-func importMySQL(context.Context, *sqlv1.DatabaseServerSpec, login, serverRef) ([]Doc, []string, error) {
-	return nil, nil, errNotImplemented
-}
 
 func importRedis(context.Context, *cachev1.CacheServerSpec, login, serverRef) ([]Doc, []string, error) {
 	return nil, nil, errNotImplemented
