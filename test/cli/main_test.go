@@ -20,6 +20,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/cli/command"
@@ -33,6 +34,7 @@ var (
 
 	pg    *harness.Postgres
 	maria *harness.MariaDB
+	redis *harness.Redis
 )
 
 func TestMain(m *testing.M) {
@@ -48,9 +50,10 @@ func TestMain(m *testing.M) {
 			return cleanups, err
 		}
 		var wg sync.WaitGroup
-		var pgErr, mariaErr error
+		var pgErr, mariaErr, redisErr error
 		wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
 		wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
+		wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
 		wg.Wait()
 		if pg != nil {
 			cleanups = append(cleanups, pg.Close)
@@ -58,11 +61,17 @@ func TestMain(m *testing.M) {
 		if maria != nil {
 			cleanups = append(cleanups, maria.Close)
 		}
+		if redis != nil {
+			cleanups = append(cleanups, redis.Close)
+		}
 		if pgErr != nil {
 			return cleanups, fmt.Errorf("start PostgreSQL: %w", pgErr)
 		}
 		if mariaErr != nil {
 			return cleanups, fmt.Errorf("start MariaDB: %w", mariaErr)
+		}
+		if redisErr != nil {
+			return cleanups, fmt.Errorf("start Redis: %w", redisErr)
 		}
 		return cleanups, nil
 	}))
@@ -96,6 +105,20 @@ func pgServer(f *kubetest.Fixture, name string) *sqlv1.DatabaseServer {
 		StringData: map[string]string{"username": pg.AdminUser, "password": pg.AdminPassword}})
 	srv := &sqlv1.DatabaseServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: sqlv1.DatabaseServerSpec{
 		Engine: sqlv1.EnginePostgres, Host: pg.Host, Port: int32(pg.Port),
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
+	f.Create(srv)
+	f.WaitReady(srv)
+	return srv
+}
+
+// redisServer creates, in f's namespace, an admin Secret and a CacheServer
+// on the test Redis and waits until it is Ready.
+func redisServer(f *kubetest.Fixture, name string) *cachev1.CacheServer {
+	f.T.Helper()
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-admin"},
+		StringData: map[string]string{"username": redis.AdminUser, "password": redis.AdminPassword}})
+	srv := &cachev1.CacheServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: cachev1.CacheServerSpec{
+		Nodes:            []cachev1.Node{{Host: redis.Host, Port: int32(redis.Port)}},
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
 	f.Create(srv)
 	f.WaitReady(srv)

@@ -314,7 +314,9 @@ func driftComments(drift []string) []string {
 	return out
 }
 
-// isPasswordLine: the password is not read, so its drift is expected.
-func isPasswordLine(line string) bool { return strings.Contains(line, "password") }
+// isPasswordLine: the password is not read, so the drift the adapters
+// report for it ("password differs from the Secret", "password differs")
+// is expected; the Secret the user creates decides it.
+func isPasswordLine(line string) bool { return strings.HasPrefix(line, "password differs") }
 
 var errNotImplemented = errors.New("not implemented")
