@@ -22,6 +22,7 @@ import (
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
+	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/cli/command"
 	"github.com/backend-operator/backend-operator/test/harness"
@@ -34,7 +35,8 @@ var (
 
 	pg    *harness.Postgres
 	maria *harness.MariaDB
-	redis *harness.Redis
+	redis  *harness.Redis
+	rabbit *harness.RabbitMQ
 )
 
 func TestMain(m *testing.M) {
@@ -50,10 +52,11 @@ func TestMain(m *testing.M) {
 			return cleanups, err
 		}
 		var wg sync.WaitGroup
-		var pgErr, mariaErr, redisErr error
+		var pgErr, mariaErr, redisErr, rabbitErr error
 		wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
 		wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
 		wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
+		wg.Go(func() { rabbit, rabbitErr = harness.StartRabbitMQ(ctx) })
 		wg.Wait()
 		if pg != nil {
 			cleanups = append(cleanups, pg.Close)
@@ -64,6 +67,9 @@ func TestMain(m *testing.M) {
 		if redis != nil {
 			cleanups = append(cleanups, redis.Close)
 		}
+		if rabbit != nil {
+			cleanups = append(cleanups, rabbit.Close)
+		}
 		if pgErr != nil {
 			return cleanups, fmt.Errorf("start PostgreSQL: %w", pgErr)
 		}
@@ -72,6 +78,9 @@ func TestMain(m *testing.M) {
 		}
 		if redisErr != nil {
 			return cleanups, fmt.Errorf("start Redis: %w", redisErr)
+		}
+		if rabbitErr != nil {
+			return cleanups, fmt.Errorf("start RabbitMQ: %w", rabbitErr)
 		}
 		return cleanups, nil
 	}))
@@ -119,6 +128,21 @@ func redisServer(f *kubetest.Fixture, name string) *cachev1.CacheServer {
 		StringData: map[string]string{"username": redis.AdminUser, "password": redis.AdminPassword}})
 	srv := &cachev1.CacheServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: cachev1.CacheServerSpec{
 		Nodes:            []cachev1.Node{{Host: redis.Host, Port: int32(redis.Port)}},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
+	f.Create(srv)
+	f.WaitReady(srv)
+	return srv
+}
+
+// rabbitServer creates, in f's namespace, an admin Secret and a
+// MessagingServer on the test RabbitMQ and waits until it is Ready.
+func rabbitServer(f *kubetest.Fixture, name string) *msgv1.MessagingServer {
+	f.T.Helper()
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-admin"},
+		StringData: map[string]string{"username": rabbit.AdminUser, "password": rabbit.AdminPassword}})
+	srv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: msgv1.MessagingServerSpec{
+		Engine:           msgv1.EngineRabbitMQ,
+		RabbitMQ:         &msgv1.RabbitMQServerSpec{ManagementURL: rabbit.MgmtURL(), AMQP: msgv1.AMQPEndpoint{Host: rabbit.Host, Port: int32(rabbit.AMQPPort)}},
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
 	f.Create(srv)
 	f.WaitReady(srv)

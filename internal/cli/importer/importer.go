@@ -13,7 +13,6 @@ package importer
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -319,4 +318,4 @@ func driftComments(drift []string) []string {
 // is expected; the Secret the user creates decides it.
 func isPasswordLine(line string) bool { return strings.HasPrefix(line, "password differs") }
 
-var errNotImplemented = errors.New("not implemented")
+
