@@ -198,6 +198,9 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	st.Drift = truncate(obs.Drift)
 	if len(obs.Drift) > 0 {
 		metrics.DriftDetected(r.kind.Name)
+		if Steady(obj) { // the backend changed under an unchanged spec
+			metrics.ObjectDrifted(r.kind.Name, obj.GetNamespace(), obj.GetName())
+		}
 	}
 
 	if obj.ManagementPolicy() == common.ManagementObserve {

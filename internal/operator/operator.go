@@ -31,6 +31,7 @@ import (
 	"github.com/backend-operator/backend-operator/internal/controller/sql"
 	"github.com/backend-operator/backend-operator/internal/credentials"
 	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/internal/metrics"
 )
 
 // Scheme holds every kind the operator reads or writes.
@@ -132,6 +133,7 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
+	metrics.CollectObjects(mgr.GetCache(), mgr.GetScheme(), mgr.Elected())
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}

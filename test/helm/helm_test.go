@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
+	"github.com/backend-operator/backend-operator/internal/metrics"
 	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
@@ -119,6 +120,21 @@ func setUp(ctx context.Context) error {
 	for _, u := range objs {
 		if err := waitEstablished(ctx, u.GetName()); err != nil {
 			return err
+		}
+	}
+	// The first list of each kind waits on discovery (about a second for
+	// some): do it now, not inside a metrics scrape with its deadline. The
+	// operator's scrapes read its cache, which its controllers keep warm.
+	scheme := kc.Scheme()
+	for gvk := range scheme.AllKnownTypes() {
+		if strings.HasSuffix(gvk.Group, metrics.APIGroupSuffix) && strings.HasSuffix(gvk.Kind, "List") {
+			list, err := scheme.New(gvk)
+			if err != nil {
+				return err
+			}
+			if err := kc.List(ctx, list.(client.ObjectList)); err != nil {
+				return fmt.Errorf("list %s: %w", gvk.Kind, err)
+			}
 		}
 	}
 	return nil
