@@ -75,6 +75,9 @@ func query(t *testing.T, db *sql.DB, q string) []string {
 		}
 		out = append(out, s)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	slices.Sort(out)
 	return out
 }

@@ -69,7 +69,10 @@ func TestImportRabbitMQ(t *testing.T) {
 	vhost, user := "imp-"+sfx, "imp-app-"+sfx
 	rh := rabbitAdmin(t)
 	for _, step := range []func() error{
-		func() error { _, err := rh.PutVhost(vhost, rabbithole.VhostSettings{Description: "imported"}); return err },
+		func() error {
+			_, err := rh.PutVhost(vhost, rabbithole.VhostSettings{Description: "imported"})
+			return err
+		},
 		func() error {
 			_, err := rh.PutVhostLimits(vhost, rabbithole.VhostLimitsValues{"max-queues": 10})
 			return err

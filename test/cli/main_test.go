@@ -33,8 +33,8 @@ var (
 	k8s        client.Client
 	kubeconfig string
 
-	pg    *harness.Postgres
-	maria *harness.MariaDB
+	pg     *harness.Postgres
+	maria  *harness.MariaDB
 	redis  *harness.Redis
 	rabbit *harness.RabbitMQ
 )

@@ -34,7 +34,6 @@ Run "kubectl backend COMMAND --help" for a command's flags.
 // ErrChanges is returned by diff when there are differences (exit status 1).
 var ErrChanges = errors.New("differences found")
 
-
 // Run runs the plugin with args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {

@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/cli/kinds"
@@ -84,7 +84,9 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 	var docs []Doc
 	var skipped []string
 	switch s := srv.obj.(type) {
-	case interface{ ServerSpec() *sqlv1.DatabaseServerSpec }:
+	case interface {
+		ServerSpec() *sqlv1.DatabaseServerSpec
+	}:
 		switch s.ServerSpec().Engine {
 		case sqlv1.EnginePostgres:
 			docs, skipped, err = importPostgres(ctx, s.ServerSpec(), srv.login, ref)
@@ -93,7 +95,9 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 		default:
 			err = fmt.Errorf("engine %q: import is not supported", s.ServerSpec().Engine)
 		}
-	case interface{ ServerSpec() *cachev1.CacheServerSpec }:
+	case interface {
+		ServerSpec() *cachev1.CacheServerSpec
+	}:
 		docs, skipped, err = importRedis(ctx, s.ServerSpec(), srv.login, ref)
 	case interface {
 		ServerSpec() *msgv1.MessagingServerSpec
@@ -317,5 +321,3 @@ func driftComments(drift []string) []string {
 // report for it ("password differs from the Secret", "password differs")
 // is expected; the Secret the user creates decides it.
 func isPasswordLine(line string) bool { return strings.HasPrefix(line, "password differs") }
-
-

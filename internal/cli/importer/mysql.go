@@ -88,22 +88,34 @@ func unpattern(p string) (string, bool) {
 	return b.String(), true
 }
 
+// eachRow runs q and calls scan for every row.
+func eachRow(ctx context.Context, db *sql.DB, q string, scan func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close() //nolint:errcheck
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // mysqlInventory reads the accounts, their privileges and the databases.
 func mysqlInventory(ctx context.Context, db *sql.DB, admin string) (accts []*myAccount, dbs []string, skipped []string, err error) {
-	rows, err := db.QueryContext(ctx, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1`)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for rows.Next() {
+	err = eachRow(ctx, db, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1`, func(rows *sql.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		if !slices.Contains(mysqlSystemDatabases, name) {
 			dbs = append(dbs, name)
 		}
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, nil, err
 	}
 	isRole := "'N'"
@@ -111,63 +123,54 @@ func mysqlInventory(ctx context.Context, db *sql.DB, admin string) (accts []*myA
 	if db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role'`).Scan(&n) == nil && n > 0 {
 		isRole = "is_role"
 	}
-	rows, err = db.QueryContext(ctx, `SELECT User, Host, max_user_connections, ssl_type, `+isRole+` FROM mysql.user ORDER BY 1, 2`)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	byGrantee := map[[2]string]*myAccount{}
-	for rows.Next() {
+	err = eachRow(ctx, db, `SELECT User, Host, max_user_connections, ssl_type, `+isRole+` FROM mysql.user ORDER BY 1, 2`, func(rows *sql.Rows) error {
 		a := &myAccount{onDB: map[string][]string{}, onTable: map[[2]string][]string{}}
 		var role string
 		if err := rows.Scan(&a.user, &a.host, &a.maxConns, &a.sslType, &role); err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		switch {
 		case slices.Contains(mysqlSystemUsers, a.user):
 			skipped = append(skipped, fmt.Sprintf("account %q@%q: a system account", a.user, a.host))
-			continue
 		case a.user == admin:
 			skipped = append(skipped, fmt.Sprintf("account %q@%q: the admin login", a.user, a.host))
-			continue
 		case role == "Y":
 			skipped = append(skipped, fmt.Sprintf("role %q: a role, not a login", a.user))
-			continue
+		default:
+			accts = append(accts, a)
+			byGrantee[[2]string{a.user, a.host}] = a
 		}
-		accts = append(accts, a)
-		byGrantee[[2]string{a.user, a.host}] = a
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, nil, err
 	}
 	for _, q := range []string{
 		`SELECT GRANTEE, TABLE_SCHEMA, '', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES`,
 		`SELECT GRANTEE, TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES`,
 	} {
-		rows, err := db.QueryContext(ctx, q)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for rows.Next() {
+		err := eachRow(ctx, db, q, func(rows *sql.Rows) error {
 			var grantee, schema, table, priv string
 			if err := rows.Scan(&grantee, &schema, &table, &priv); err != nil {
-				return nil, nil, nil, err
+				return err
 			}
 			user, host, ok := parseGrantee(grantee)
 			a := byGrantee[[2]string{user, host}]
-			if !ok || a == nil {
-				continue
-			}
-			if table == "" {
+			switch {
+			case !ok || a == nil:
+			case table != "":
+				a.onTable[[2]string{schema, table}] = append(a.onTable[[2]string{schema, table}], priv)
+			default:
 				// A wildcard pattern has no grant of ours: the adapter's
 				// observation reports it.
 				if name, ok := unpattern(schema); ok {
 					a.onDB[name] = append(a.onDB[name], priv)
 				}
-				continue
 			}
-			a.onTable[[2]string{schema, table}] = append(a.onTable[[2]string{schema, table}], priv)
-		}
-		if err := rows.Close(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, nil, nil, err
 		}
 	}

@@ -89,7 +89,9 @@ func pgConnect(ctx context.Context, cfg sqlengine.Config, db string) (*pgx.Conn,
 	return pgx.ConnectConfig(ctx, cc)
 }
 
-func pgQuote(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+func pgQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
 
 // pgSkipRole says why a role is not imported, or "".
 func pgSkipRole(name, admin string, super, login bool, all map[string]bool) string {

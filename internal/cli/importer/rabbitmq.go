@@ -207,11 +207,11 @@ func rabbitInventory(rh *rabbithole.Client, c msgv1.Common, admin string) ([]rab
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
 	for _, u := range users {
-		switch {
-		case u.Name == "guest":
+		switch u.Name {
+		case "guest":
 			skipped = append(skipped, `user "guest": the built-in user`)
 			continue
-		case u.Name == admin:
+		case admin:
 			skipped = append(skipped, fmt.Sprintf("user %q: the admin login", u.Name))
 			continue
 		}

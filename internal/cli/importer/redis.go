@@ -140,11 +140,11 @@ func importRedis(ctx context.Context, spec *cachev1.CacheServerSpec, l login, re
 	var skipped []string
 	n := names{}
 	for _, name := range order {
-		switch {
-		case name == "default":
+		switch name {
+		case "default":
 			skipped = append(skipped, `ACL user "default": the server's default user`)
 			continue
-		case name == admin:
+		case admin:
 			skipped = append(skipped, fmt.Sprintf("ACL user %q: the admin login", name))
 			continue
 		}
