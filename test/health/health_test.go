@@ -62,6 +62,8 @@ var states = []state{
 		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
 	{name: "server does not admit the namespace", generation: 1, ready: "False", reason: "ServerNotAllowed",
 		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
+	{name: "change refused by the server", generation: 2, observed: 1, ready: "False", reason: "Refused",
+		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
 	{name: "drifted under Observe", generation: 1, ready: "False", reason: "Drifted",
 		kstatus: status.InProgressStatus, argo: "Progressing"},
 	{name: "deleting", generation: 2, observed: 2, ready: "False", reason: "Deleting", deleting: true,
@@ -209,7 +211,7 @@ func evalArgo(t *testing.T, script string, u *unstructured.Unstructured) (string
 func TestArgoCDHealth(t *testing.T) {
 	script, configured := argoLua(t)
 	for _, k := range kinds.All() {
-		if !slices.Contains(configured, k.Group+"/"+k.Name) && k.Name != "SchemaMigration" {
+		if !slices.Contains(configured, k.Group+"/"+k.Name) {
 			t.Errorf("README's Argo CD health check does not list %s (%s)", k.Name, k.Group)
 		}
 		for _, s := range states {
