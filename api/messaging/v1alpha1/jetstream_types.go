@@ -66,6 +66,7 @@ type StreamSource struct {
 // left unset take the server's defaults and are put back when changed out
 // of band.
 // +kubebuilder:validation:XValidation:rule="!has(self.mirror) || (!has(self.subjects) && !has(self.sources))",message="a mirror has neither subjects nor sources"
+// +kubebuilder:validation:XValidation:rule="has(self.mirror) == has(oldSelf.mirror)",message="a stream cannot become a mirror or stop being one in place: create a new Stream"
 // +kubebuilder:validation:XValidation:rule="!has(self.discardPerSubject) || !self.discardPerSubject || (has(self.discard) && self.discard == 'new' && has(self.maxMsgsPerSubject) && self.maxMsgsPerSubject > 0)",message="discardPerSubject needs discard new and maxMsgsPerSubject"
 type StreamSpec struct {
 	Common `json:",inline"`

@@ -306,6 +306,7 @@ func TestJetStreamRefusedChange(t *testing.T) {
 		{s.stream, func() { s.stream.Spec.Storage = "memory" }, "storage is immutable"},
 		{s.stream, func() { s.stream.Spec.Retention = "workqueue" }, "retention cannot change to or from workqueue"},
 		{s.stream, func() { s.stream.Spec.Name = "renamed" }, "spec.name is immutable"},
+		{s.stream, func() { s.stream.Spec.Mirror, s.stream.Spec.Subjects = &msgv1.StreamSource{Name: "ELSEWHERE"}, nil }, "cannot become a mirror"},
 		{s.consumer, func() { s.consumer.Spec.AckPolicy = "none" }, "ackPolicy cannot change in place"},
 		{s.consumer, func() { s.consumer.Spec.DeliverPolicy = "new" }, "deliverPolicy cannot change in place"},
 		{s.consumer, func() { s.consumer.Spec.DurableName = "other" }, "durableName is immutable"},
