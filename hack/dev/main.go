@@ -151,6 +151,7 @@ consumer and buckets carried a message, a value and an object.
 %s
   export KUBECONFIG=%s
   kubectl get backend                      # every backend-operator object
+  kubectl get jetstream                    # the sample NATS stream, consumer and buckets
   kubectl describe databaseuser orders-app
   kubectl get events
   psql "$(kubectl get secret %s -o jsonpath='{.data.uri}' | base64 -d)"
