@@ -219,6 +219,35 @@ func TestNATSServer(t *testing.T) {
 	c = f.WaitReason(tokSrv, metav1.ConditionFalse, backenderr.ReasonAuthFailed)
 	f.G.Expect(c.Message).NotTo(ContainSubstring(tok.Token))
 
+	// TLS with verify-full and the client certificate the server requires.
+	sec, err := harness.StartNATS(ctx, harness.NATSOptions{TLS: true})
+	f.G.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = sec.Close() })
+	natsSecrets = append(natsSecrets, sec.AdminPassword)
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls-admin"},
+		StringData: map[string]string{"username": sec.AdminUser, "password": sec.AdminPassword}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls-ca"}, Data: map[string][]byte{"ca.crt": sec.TLS.CAPEM}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls-client"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": sec.TLS.ClientCertPEM, "tls.key": sec.TLS.ClientKeyPEM}})
+	tlsSrv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "tls"}, Spec: msgv1.MessagingServerSpec{
+		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{sec.URL()}},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "tls-admin"}},
+		TLS: &common.TLS{Mode: common.TLSVerifyFull, CASecretRef: &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "tls-ca"}},
+			ClientCertSecretRef: &common.SecretReference{Name: "tls-client"}}}}
+	f.Create(tlsSrv)
+	f.WaitReady(tlsSrv)
+	noCert := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-cert"}, Spec: msgv1.MessagingServerSpec{
+		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{sec.URL()}},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "tls-admin"}},
+		TLS: &common.TLS{Mode: common.TLSVerifyFull, CASecretRef: &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "tls-ca"}}}}}
+	f.Create(noCert)
+	f.WaitReason(noCert, metav1.ConditionFalse, "")
+	f.Stays(noCert, f.Ready(noCert).Reason)
+	tlsStream := &msgv1.Stream{ObjectMeta: metav1.ObjectMeta{Name: "over-tls"}, Spec: msgv1.StreamSpec{
+		Common: msgv1.Common{ServerRef: msgv1.ServerReference{Name: "tls"}}, Name: "OVER_TLS"}}
+	f.Create(tlsStream)
+	f.WaitReady(tlsStream)
+
 	// A RabbitMQ kind on a NATS server is Unsupported, and the reverse too.
 	q := &msgv1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q"}, Spec: msgv1.QueueSpec{Common: f.common(), Name: "q"}}
 	f.Create(q)
