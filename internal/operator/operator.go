@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +62,9 @@ type Config struct {
 	// Controllers tune the controllers of every group: poll and wait
 	// intervals, backend timeout, concurrency. Zero fields get their defaults.
 	Controllers managed.GroupOptions
+	// GroupConcurrency overrides Controllers.Concurrency for the kinds of one
+	// API group ("sql", "cache", "messaging"); a missing or zero entry keeps it.
+	GroupConcurrency map[string]int
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero
 	// keeps controller-runtime's defaults.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
@@ -83,6 +87,31 @@ func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&o.WaitInterval, "wait-interval", 5*time.Second, "How often an object waiting on something else is retried, plus up to 20% jitter; a server that fails to connect is retried at twice this.")
 	fs.DurationVar(&o.BackendTimeout, "backend-timeout", 60*time.Second, "Deadline of the backend work of one reconcile; the status explaining a timeout is written after it.")
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "Objects of each kind reconciled at once.")
+	for _, g := range groups {
+		fs.Func(g+"-concurrency", "Objects of each kind of the "+g+" group reconciled at once (default: --concurrency).", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a count, got %q", v)
+			}
+			if cfg.GroupConcurrency == nil {
+				cfg.GroupConcurrency = map[string]int{}
+			}
+			cfg.GroupConcurrency[g] = n
+			return nil
+		})
+	}
+}
+
+// groups are the API groups whose concurrency has a flag of its own.
+var groups = []string{"sql", "cache", "messaging"}
+
+// group returns the controller options of the kinds of API group g.
+func (cfg Config) group(g string) managed.GroupOptions {
+	o := cfg.Controllers
+	if n := cfg.GroupConcurrency[g]; n > 0 {
+		o.Concurrency = n
+	}
+	return o
 }
 
 // ParseFlags returns the Config that cmd/main would build from args.
@@ -140,13 +169,13 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := sql.Setup(ctx, mgr, sql.NewEngines(), cfg.Controllers); err != nil {
+	if err := sql.Setup(ctx, mgr, sql.NewEngines(), cfg.group("sql")); err != nil {
 		return nil, fmt.Errorf("set up SQL controllers: %w", err)
 	}
-	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.Controllers); err != nil {
+	if err := cachectrl.Setup(ctx, mgr, cachectrl.NewClients(), cfg.group("cache")); err != nil {
 		return nil, fmt.Errorf("set up cache controllers: %w", err)
 	}
-	if err := messaging.Setup(ctx, mgr, messaging.NewClients(), cfg.Controllers); err != nil {
+	if err := messaging.Setup(ctx, mgr, messaging.NewClients(), cfg.group("messaging")); err != nil {
 		return nil, fmt.Errorf("set up messaging controllers: %w", err)
 	}
 	return mgr, nil

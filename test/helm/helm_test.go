@@ -410,6 +410,7 @@ func TestDeploymentFlags(t *testing.T) {
 	}
 	for _, want := range []string{"--leader-elect", "--metrics-bind-address=:9080", "--health-probe-bind-address=:9081",
 		"--poll-interval=2m", "--wait-interval=10s", "--backend-timeout=30s", "--concurrency=4",
+		"--sql-concurrency=6", "--cache-concurrency=2", "--messaging-concurrency=12",
 		"--zap-log-level=debug", "--zap-encoder=console", "--leader-election-namespace=backend-operator-system"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %v lack %s", args, want)
@@ -424,7 +425,7 @@ func TestDeploymentFlags(t *testing.T) {
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("the manager refuses the chart's flags %v: %v", args, err)
 	}
-	if cfg.Controllers.Concurrency != 4 || !cfg.LeaderElection || cfg.Controllers.PollInterval != 2*time.Minute {
+	if cfg.Controllers.Concurrency != 4 || cfg.GroupConcurrency["messaging"] != 12 || !cfg.LeaderElection || cfg.Controllers.PollInterval != 2*time.Minute {
 		t.Errorf("parsed %+v", cfg)
 	}
 }
