@@ -37,6 +37,7 @@ var (
 	maria  *harness.MariaDB
 	redis  *harness.Redis
 	rabbit *harness.RabbitMQ
+	natsrv *harness.NATS
 )
 
 func TestMain(m *testing.M) {
@@ -52,11 +53,12 @@ func TestMain(m *testing.M) {
 			return cleanups, err
 		}
 		var wg sync.WaitGroup
-		var pgErr, mariaErr, redisErr, rabbitErr error
+		var pgErr, mariaErr, redisErr, rabbitErr, natsErr error
 		wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
 		wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
 		wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
 		wg.Go(func() { rabbit, rabbitErr = harness.StartRabbitMQ(ctx) })
+		wg.Go(func() { natsrv, natsErr = harness.StartNATS(ctx, harness.NATSOptions{}) })
 		wg.Wait()
 		if pg != nil {
 			cleanups = append(cleanups, pg.Close)
@@ -70,6 +72,9 @@ func TestMain(m *testing.M) {
 		if rabbit != nil {
 			cleanups = append(cleanups, rabbit.Close)
 		}
+		if natsrv != nil {
+			cleanups = append(cleanups, natsrv.Close)
+		}
 		if pgErr != nil {
 			return cleanups, fmt.Errorf("start PostgreSQL: %w", pgErr)
 		}
@@ -81,6 +86,9 @@ func TestMain(m *testing.M) {
 		}
 		if rabbitErr != nil {
 			return cleanups, fmt.Errorf("start RabbitMQ: %w", rabbitErr)
+		}
+		if natsErr != nil {
+			return cleanups, fmt.Errorf("start nats-server: %w", natsErr)
 		}
 		return cleanups, nil
 	}))
@@ -143,6 +151,20 @@ func rabbitServer(f *kubetest.Fixture, name string) *msgv1.MessagingServer {
 	srv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: msgv1.MessagingServerSpec{
 		Engine:           msgv1.EngineRabbitMQ,
 		RabbitMQ:         &msgv1.RabbitMQServerSpec{ManagementURL: rabbit.MgmtURL(), AMQP: msgv1.AMQPEndpoint{Host: rabbit.Host, Port: int32(rabbit.AMQPPort)}},
+		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
+	f.Create(srv)
+	f.WaitReady(srv)
+	return srv
+}
+
+// natsServer creates, in f's namespace, an admin Secret and a
+// MessagingServer on the test nats-server and waits until it is Ready.
+func natsServer(f *kubetest.Fixture, name string) *msgv1.MessagingServer {
+	f.T.Helper()
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-admin"},
+		StringData: map[string]string{"username": natsrv.AdminUser, "password": natsrv.AdminPassword}})
+	srv := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: msgv1.MessagingServerSpec{
+		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{natsrv.URL()}},
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: name + "-admin"}}}}
 	f.Create(srv)
 	f.WaitReady(srv)

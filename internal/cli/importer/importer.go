@@ -102,11 +102,14 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 	case interface {
 		ServerSpec() *msgv1.MessagingServerSpec
 	}:
-		if s.ServerSpec().Engine != msgv1.EngineRabbitMQ {
-			err = fmt.Errorf("engine %q: import is not supported yet (RabbitMQ only)", s.ServerSpec().Engine)
-			break
+		switch s.ServerSpec().Engine {
+		case msgv1.EngineRabbitMQ:
+			docs, skipped, err = importRabbitMQ(ctx, s.ServerSpec(), srv.login, ref)
+		case msgv1.EngineNATS:
+			docs, skipped, err = importNATS(ctx, s.ServerSpec(), srv.login, ref)
+		default:
+			err = fmt.Errorf("engine %q: import is not supported", s.ServerSpec().Engine)
 		}
-		docs, skipped, err = importRabbitMQ(ctx, s.ServerSpec(), srv.login, ref)
 	default:
 		err = fmt.Errorf("%s: import is not supported", srv.kind.Name)
 	}
@@ -235,7 +238,10 @@ func readLogin(ctx context.Context, c client.Client, srv server) (login, error) 
 	if err != nil {
 		return l, fmt.Errorf("admin Secret: %w", err)
 	}
-	for name, key := range map[string]string{"username": a.Credentials.UsernameKey, "password": a.Credentials.PasswordKey} {
+	// The keys the engines declare (servers.LoginKey), renamed as
+	// spec.adminCredentials says.
+	for name, key := range map[string]string{"username": a.Credentials.UsernameKey, "password": a.Credentials.PasswordKey,
+		"token": "", "nkeySeed": "", "creds": ""} {
 		l.values[name] = string(secret.Data[cmp.Or(key, name)])
 	}
 	if t := a.TLS; t != nil {

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/backend-operator/backend-operator/test/kubetest"
+)
+
+func TestImportNATS(t *testing.T) {
+	f := kubetest.NewFixture(t, k8s, "cli-import-nats-")
+	natsServer(f, "nats")
+	sfx := f.NS[len(f.NS)-5:]
+	orders, events, bucket := "ORDERS_"+sfx, "EVENTS_"+sfx, "cfg_"+sfx
+	nc, err := natsrv.Connect()
+	check(t, err)
+	defer nc.Close()
+	js, err := natsrv.JetStream(nc)
+	check(t, err)
+	ctx := context.Background()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: orders, Subjects: []string{"orders." + sfx + ".>"}, Retention: jetstream.WorkQueuePolicy,
+		MaxAge: time.Hour, MaxBytes: 1 << 20, Discard: jetstream.DiscardNew, Duplicates: time.Minute, Description: "orders",
+		Metadata: map[string]string{"team": "payments"}})
+	check(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: events, Subjects: []string{"events." + sfx}, Storage: jetstream.MemoryStorage, MaxMsgs: 1000})
+	check(t, err)
+	_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket})
+	check(t, err)
+	state := func() string {
+		var b strings.Builder
+		for _, name := range []string{orders, events} {
+			s, err := js.Stream(ctx, name)
+			check(t, err)
+			out, _ := json.Marshal(s.CachedInfo().Config)
+			b.Write(out)
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	before := state()
+
+	out, errOut, err := plugin(t, "import", "--server", "nats", "-n", f.NS)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, `stream "KV_`+bucket+`"`) {
+		t.Errorf("import does not report skipping the bucket:\n%s", errOut)
+	}
+	var mine []imported
+	for _, d := range parseImport(t, out) {
+		name, _, _ := unstructured.NestedString(d.obj.Object, "spec", "name")
+		if name == orders || name == events {
+			mine = append(mine, d)
+		}
+	}
+	if len(mine) != 2 {
+		t.Fatalf("import printed %d of this test's streams, want 2:\n%s", len(mine), out)
+	}
+	t.Log("\n" + out)
+	for _, d := range mine {
+		for _, c := range d.comments {
+			if strings.HasPrefix(c, "Adopting this object changes") {
+				t.Errorf("%s: the adapter sees changes after adoption: %q", d.obj.GetName(), d.comments)
+			}
+		}
+		f.Create(d.obj)
+	}
+	for _, d := range mine {
+		f.WaitReason(d.obj, metav1.ConditionTrue, "Available")
+	}
+	if after := state(); after != before {
+		t.Errorf("adoption changed the streams:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
