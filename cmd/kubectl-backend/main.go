@@ -11,12 +11,17 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/backend-operator/backend-operator/internal/cli/command"
 )
 
 func main() {
+	// The plugin talks through its output; controller-runtime's client
+	// would otherwise warn that no logger was set.
+	log.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := command.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
