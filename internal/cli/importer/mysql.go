@@ -232,7 +232,7 @@ func importMySQL(ctx context.Context, spec *sqlv1.DatabaseServerSpec, l login, r
 			parts = append(parts, a.host)
 		}
 		u := &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: n.take("DatabaseUser", parts...)}, Spec: sqlv1.DatabaseUserSpec{
-			ServerRef: sref, Name: a.user, AdoptExisting: true, ConnectionLimit: -1, Grants: mysqlGrants(a)}}
+			ServerRef: sref, Name: a.user, AdoptExisting: true, DeletionPolicy: common.DeletionRetain, ConnectionLimit: -1, Grants: mysqlGrants(a)}}
 		if a.maxConns > 0 {
 			u.Spec.ConnectionLimit = int32(a.maxConns)
 		}

@@ -320,7 +320,7 @@ func pgObjects(roles []pgRole, dbs []pgDatabase, privs map[string][]pgPriv, admi
 	}
 	for _, r := range roles {
 		u := &sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: n.take("DatabaseUser", r.name)}, Spec: sqlv1.DatabaseUserSpec{
-			ServerRef: sref, Name: r.name, AdoptExisting: true, ConnectionLimit: int32(r.connLimit), MemberOf: r.memberOf,
+			ServerRef: sref, Name: r.name, AdoptExisting: true, DeletionPolicy: common.DeletionRetain, ConnectionLimit: int32(r.connLimit), MemberOf: r.memberOf,
 			Grants: pgGrants(r.name, privs)}}
 		if r.createDB || r.createRole {
 			u.Spec.Postgres = &sqlv1.PostgresUserSpec{CreateDB: r.createDB, CreateRole: r.createRole}

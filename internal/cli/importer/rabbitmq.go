@@ -224,7 +224,7 @@ func rabbitInventory(rh *rabbithole.Client, c msgv1.Common, admin string) ([]rab
 			return nil, nil, fmt.Errorf("user %q topic permissions: %w", u.Name, err)
 		}
 		mu := &msgv1.MessagingUser{ObjectMeta: metav1.ObjectMeta{Name: n.take("MessagingUser", u.Name)},
-			Spec: msgv1.MessagingUserSpec{Common: c, Name: u.Name, Tags: slices.Clone([]string(u.Tags))}}
+			Spec: msgv1.MessagingUserSpec{Common: c, Name: u.Name, Tags: slices.Clone([]string(u.Tags)), DeletionPolicy: common.DeletionRetain}}
 		want := rabbitmq.UserSpec{Name: u.Name, Tags: mu.Spec.Tags}
 		sort.Slice(perms, func(i, j int) bool { return perms[i].Vhost < perms[j].Vhost })
 		for _, p := range perms {

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/redis"
 	"github.com/backend-operator/backend-operator/internal/backend/snapshot"
@@ -149,7 +150,7 @@ func importRedis(ctx context.Context, spec *cachev1.CacheServerSpec, l login, re
 			continue
 		}
 		u := &cachev1.CacheUser{ObjectMeta: metav1.ObjectMeta{Name: n.take("CacheUser", name)}, Spec: cacheUserSpec(users[name])}
-		u.Spec.Name, u.Spec.AdoptExisting = name, true
+		u.Spec.Name, u.Spec.AdoptExisting, u.Spec.DeletionPolicy = name, true, common.DeletionRetain
 		u.Spec.ServerRef = cachev1.ServerReference{Kind: cachev1.ServerKind(ref.Kind), Name: ref.Name}
 		obs, err := client.Observe(ctx, redisSpec(u), snapshot.Live)
 		if err != nil {
