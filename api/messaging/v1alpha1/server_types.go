@@ -133,8 +133,13 @@ type JetStreamAccount struct {
 	Domain string `json:"domain,omitempty"`
 	// limits of the account; -1 is unlimited.
 	Limits JetStreamLimits `json:"limits"`
-	// usage of the account now.
+	// usage of the account when usageCheckedAt says. It is refreshed about
+	// every 5 minutes, not at every check: a change to the server's status
+	// wakes every object on the server.
 	Usage JetStreamUsage `json:"usage"`
+	// usageCheckedAt is when usage was read.
+	// +optional
+	UsageCheckedAt *metav1.Time `json:"usageCheckedAt,omitempty"`
 }
 
 // JetStreamLimits are an account's JetStream limits; -1 is unlimited.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/nats"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
@@ -58,16 +60,34 @@ func connectNATS(ctx context.Context, clients *Clients, obj serverObject, login 
 	}
 	st := obj.ServerStatus()
 	st.Product, st.Version, st.ClusterName, st.ErlangVersion = "NATS", info.Version, info.Cluster, ""
-	st.JetStream = &msgv1.JetStreamAccount{Domain: info.Domain,
-		Limits: msgv1.JetStreamLimits{MaxMemory: info.MaxMemory, MaxStorage: info.MaxStorage,
-			MaxStreams: int64(info.MaxStreams), MaxConsumers: int64(info.MaxConsumers)},
-		Usage: msgv1.JetStreamUsage{Memory: toInt64(info.Memory), Storage: toInt64(info.Storage),
-			Streams: int64(info.Streams), Consumers: int64(info.Consumers)}}
+	st.JetStream = jetStreamAccount(st.JetStream, info, time.Now())
 	msg := "connected to NATS " + info.Version + " with JetStream"
 	if info.Domain != "" {
 		msg += " in domain " + info.Domain
 	}
 	return msg, nil
+}
+
+// usageRefresh is how often the account's usage is written to status: a
+// status change wakes every object on the server, so usage (which changes
+// with every message) is not written at every check.
+const usageRefresh = 5 * time.Minute
+
+// jetStreamAccount is the status block for info: limits and domain as
+// read, usage as read when prev's is older than usageRefresh (or the limits
+// or domain changed), else prev's.
+func jetStreamAccount(prev *msgv1.JetStreamAccount, info nats.ServerInfo, now time.Time) *msgv1.JetStreamAccount {
+	acc := &msgv1.JetStreamAccount{Domain: info.Domain,
+		Limits: msgv1.JetStreamLimits{MaxMemory: info.MaxMemory, MaxStorage: info.MaxStorage,
+			MaxStreams: int64(info.MaxStreams), MaxConsumers: int64(info.MaxConsumers)},
+		Usage: msgv1.JetStreamUsage{Memory: toInt64(info.Memory), Storage: toInt64(info.Storage),
+			Streams: int64(info.Streams), Consumers: int64(info.Consumers)},
+		UsageCheckedAt: &metav1.Time{Time: now.Truncate(time.Second)}}
+	if prev != nil && prev.UsageCheckedAt != nil && now.Sub(prev.UsageCheckedAt.Time) < usageRefresh &&
+		prev.Domain == acc.Domain && prev.Limits == acc.Limits {
+		acc.Usage, acc.UsageCheckedAt = prev.Usage, prev.UsageCheckedAt
+	}
+	return acc
 }
 
 func toInt64(u uint64) int64 {

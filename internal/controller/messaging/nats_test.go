@@ -168,6 +168,7 @@ func TestNATSServer(t *testing.T) {
 	f.G.Expect(srv.Status.Version).To(HavePrefix("2.15."))
 	f.G.Expect(srv.Status.JetStream).NotTo(BeNil())
 	f.G.Expect(srv.Status.JetStream.Limits.MaxMemory).NotTo(BeZero())
+	f.G.Expect(srv.Status.JetStream.UsageCheckedAt).NotTo(BeNil())
 	f.ExpectAuthFailure(srv, "nats-admin", natsSrv.AdminPassword)
 
 	for name, data := range map[string]map[string]string{
@@ -239,7 +240,7 @@ func TestNATSServer(t *testing.T) {
 	noCert := &msgv1.MessagingServer{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-cert"}, Spec: msgv1.MessagingServerSpec{
 		Engine: msgv1.EngineNATS, NATS: &msgv1.NATSServerSpec{Servers: []string{sec.URL()}},
 		AdminCredentials: common.AdminCredentials{SecretRef: common.SecretReference{Name: "tls-admin"}},
-		TLS: &common.TLS{Mode: common.TLSVerifyFull, CASecretRef: &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "tls-ca"}}}}}
+		TLS:              &common.TLS{Mode: common.TLSVerifyFull, CASecretRef: &common.SecretKeyReference{SecretReference: common.SecretReference{Name: "tls-ca"}}}}}
 	f.Create(noCert)
 	f.WaitReason(noCert, metav1.ConditionFalse, "")
 	f.Stays(noCert, f.Ready(noCert).Reason)
