@@ -38,3 +38,23 @@ func TestGroupConcurrency(t *testing.T) {
 		t.Errorf("GroupConcurrency leaks between parses: %v", cfg.GroupConcurrency)
 	}
 }
+
+func TestWatchNamespaces(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		args   []string
+		want   []string
+	}{
+		{"all by default", nil, nil},
+		{"a list", []string{"--watch-namespaces=team-a, team-b"}, []string{"team-a", "team-b"}},
+		{"empty is all", []string{"--watch-namespaces="}, nil},
+	} {
+		cfg, err := ParseFlags(tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		if diff := cmp.Diff(tc.want, cfg.WatchNamespaces); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.reason, diff)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,11 @@ type Config struct {
 	// GroupConcurrency overrides Controllers.Concurrency for the kinds of one
 	// API group ("sql", "cache", "messaging"); a missing or zero entry keeps it.
 	GroupConcurrency map[string]int
+	// WatchNamespaces limits the namespaced objects the operator watches (and
+	// so reconciles) to these namespaces; empty watches all. Cluster-scoped
+	// servers are watched either way, and the Secrets they reference are read
+	// from the API server wherever they are.
+	WatchNamespaces []string
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero
 	// keeps controller-runtime's defaults.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
@@ -87,6 +93,15 @@ func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&o.WaitInterval, "wait-interval", 5*time.Second, "How often an object waiting on something else is retried, plus up to 20% jitter; a server that fails to connect is retried at twice this.")
 	fs.DurationVar(&o.BackendTimeout, "backend-timeout", 60*time.Second, "Deadline of the backend work of one reconcile; the status explaining a timeout is written after it.")
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "Objects of each kind reconciled at once.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces whose objects are watched and reconciled (default: all). Cluster-scoped servers are always watched.", func(v string) error {
+		cfg.WatchNamespaces = nil
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				cfg.WatchNamespaces = append(cfg.WatchNamespaces, n)
+			}
+		}
+		return nil
+	})
 	for _, g := range groups {
 		fs.Func(g+"-concurrency", "Objects of each kind of the "+g+" group reconciled at once (default: --concurrency).", func(v string) error {
 			n, err := strconv.Atoi(v)
@@ -148,6 +163,14 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(*watched)},
 		}},
+	}
+	if len(cfg.WatchNamespaces) > 0 {
+		// Every Get through the cache is in the object's own namespace or of
+		// a cluster-scoped kind, which DefaultNamespaces leaves cluster-wide.
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range cfg.WatchNamespaces {
+			opts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
 	}
 	if cfg.LeaseDuration > 0 {
 		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = &cfg.LeaseDuration, &cfg.RenewDeadline, &cfg.RetryPeriod

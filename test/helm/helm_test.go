@@ -410,7 +410,7 @@ func TestDeploymentFlags(t *testing.T) {
 	}
 	for _, want := range []string{"--leader-elect", "--metrics-bind-address=:9080", "--health-probe-bind-address=:9081",
 		"--poll-interval=2m", "--wait-interval=10s", "--backend-timeout=30s", "--concurrency=4",
-		"--sql-concurrency=6", "--cache-concurrency=2", "--messaging-concurrency=12",
+		"--sql-concurrency=6", "--cache-concurrency=2", "--messaging-concurrency=12", "--watch-namespaces=payments,orders",
 		"--zap-log-level=debug", "--zap-encoder=console", "--leader-election-namespace=backend-operator-system"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %v lack %s", args, want)

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/backend-operator/backend-operator/internal/metrics"
@@ -328,11 +329,27 @@ func gather(t *testing.T, name, ns, server string) []string {
 	return out
 }
 
-// TestObjectReadyFromTheOperator: wired into the operator, the gauge reads
-// the manager's cache and shows the reason the managed loop sets.
-func TestObjectReadyFromTheOperator(t *testing.T) {
+// TestOperatorWithTheChartsNamespaces: run with the chart's watchNamespaces,
+// the operator reconciles the objects of the watched namespace and the
+// cluster-scoped servers, leaves other namespaces alone, and the gauge reads
+// its cache and shows the reasons its loops set.
+func TestOperatorWithTheChartsNamespaces(t *testing.T) {
+	var flag string
+	for _, u := range render(t, "--set", "watchNamespaces={ready-operator}", "--show-only", "templates/deployment.yaml") {
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, a := range cs[0].(map[string]any)["args"].([]any) {
+			if strings.HasPrefix(a.(string), "--watch-namespaces=") {
+				flag = a.(string)
+			}
+		}
+	}
+	if flag != "--watch-namespaces=ready-operator" {
+		t.Fatalf("the chart renders %q", flag)
+	}
 	kubetest.SetLogger("helm-operator-*.log")
-	if err := env.RunOperator(t.Context(), kubetest.Config()); err != nil {
+	cfg := kubetest.Config(flag)
+	cfg.Restartable = true
+	if err := env.RunOperator(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	objs, err := decode([]byte(`
@@ -340,10 +357,28 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: ready-operator}
 ---
+apiVersion: v1
+kind: Namespace
+metadata: {name: not-watched}
+---
 apiVersion: sql.backend-operator.dev/v1alpha1
 kind: Database
 metadata: {namespace: ready-operator, name: orders}
 spec: {serverRef: {name: missing}}
+---
+apiVersion: sql.backend-operator.dev/v1alpha1
+kind: Database
+metadata: {namespace: not-watched, name: orders}
+spec: {serverRef: {name: missing}}
+---
+apiVersion: sql.backend-operator.dev/v1alpha1
+kind: ClusterDatabaseServer
+metadata: {name: watch-pg}
+spec:
+  engine: postgres
+  host: pg.example
+  port: 5432
+  adminCredentials: {secretRef: {namespace: not-watched, name: pg-admin}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -353,15 +388,36 @@ spec: {serverRef: {name: missing}}
 			t.Fatal(err)
 		}
 	}
-	want := []string{"group=sql.backend-operator.dev kind=Database name=orders namespace=ready-operator reason=ServerNotFound = 0"}
+	want := []string{
+		"group=sql.backend-operator.dev kind=ClusterDatabaseServer name=watch-pg namespace= reason=SecretNotFound = 0",
+		"group=sql.backend-operator.dev kind=Database name=orders namespace=ready-operator reason=ServerNotFound = 0",
+	}
 	var got []string
 	for range 100 {
-		if got = gather(t, "backend_operator_object_ready", "ready-operator", ""); cmp.Equal(want, got) {
-			return
+		if got = gather(t, "backend_operator_object_ready", "ready-operator", "watch-pg"); cmp.Equal(want, got) {
+			break
 		}
 		if err := sleep(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Errorf("backend_operator_object_ready: want %v, got %v", want, got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("backend_operator_object_ready (-want +got):\n%s", diff)
+	}
+	// The watched object got its status; give the other as long again.
+	for range 10 {
+		if err := sleep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := objs[3]
+	if err := kc.Get(t.Context(), client.ObjectKeyFromObject(other), other); err != nil {
+		t.Fatal(err)
+	}
+	if conds, _, _ := unstructured.NestedSlice(other.Object, "status", "conditions"); len(conds) > 0 {
+		t.Errorf("the Database of a namespace not watched was reconciled: %v", conds)
+	}
+	if got := gather(t, "backend_operator_object_ready", "not-watched", ""); len(got) > 0 {
+		t.Errorf("the gauge reports a namespace not watched: %v", got)
+	}
 }
