@@ -73,6 +73,18 @@ func TestLogins(t *testing.T) {
 	if info.Domain != "hub" {
 		t.Errorf("domain %q, want hub", info.Domain)
 	}
+	// In the domain, the raw consumer requests (info, listing) go to its API prefix.
+	ts, tcons := kind[nats.Streams](t, nats.KindStream, tc), kind[nats.Consumers](t, nats.KindConsumer, tc)
+	must(t, ts.Apply(ctx(t), streamSpec("HUB")))
+	hubConsumer := nats.ConsumerSpec{Stream: "HUB", Durable: "reader", MaxAckPending: 5}
+	must(t, tcons.Apply(ctx(t), hubConsumer))
+	for _, mode := range []snapshot.Mode{snapshot.Live, snapshot.Cached} {
+		obs, err := tcons.Observe(ctx(t), hubConsumer, mode)
+		must(t, err)
+		if !obs.UpToDate() {
+			t.Fatalf("consumer in domain hub, mode %v: %+v", mode, obs)
+		}
+	}
 	wrongDomain, err := nats.New(nats.Config{Servers: []string{tok.URL()}, Token: tok.Token, Domain: "elsewhere", Timeout: 2 * time.Second})
 	must(t, err)
 	defer wrongDomain.Close()
