@@ -34,8 +34,20 @@ func (c *Connection) Render(owner client.Object, scheme *runtime.Scheme, name st
 	maps.Copy(lbls, spec.Labels)
 	lbls[credentials.WatchLabel] = credentials.WatchOwned
 	lbls["app.kubernetes.io/managed-by"] = "backend-operator"
+	ann := spec.Annotations
+	if spec.Rollout != nil {
+		key, err := rolloutKey(c.Existing)
+		if err != nil {
+			return err
+		}
+		ann = maps.Clone(spec.Annotations)
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[RolloutKeyAnnotation] = key
+	}
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: lbls, Annotations: spec.Annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: lbls, Annotations: ann},
 		Type:       corev1.SecretType("servicebinding.io/" + v.Type),
 		Data:       data,
 	}

@@ -3,6 +3,7 @@ package managed
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,7 +56,7 @@ type Login[S any] struct {
 // (the previous credential works until the grace period ends) and back to
 // Stable (the previous one retired, first in the store, then on the server).
 func WithLogin[S any](b *Bound[S], d Secrets, u LoginObject, l Login[S]) {
-	lg := &login[S]{Login: l, d: d, u: u, spec: &b.Spec}
+	lg := &login[S]{Login: l, d: d, u: u, spec: &b.Spec, validate: b.Client.Validate}
 	check := b.Check
 	b.Check = func(ctx context.Context) error {
 		if check != nil {
@@ -70,6 +71,8 @@ func WithLogin[S any](b *Bound[S], d Secrets, u LoginObject, l Login[S]) {
 		if obs.Password == port.PasswordUnknown && lg.conn.Version != u.Login().PasswordVersion {
 			obs.Drift = append(obs.Drift, "password changed in its Secret")
 		}
+		// A rotation's own step is not drift.
+		obs.Planned = lg.stepped || (lg.rot != nil && lg.rot.st.phase() == common.RotationStaged)
 	}
 	b.OnReady = lg.publish
 	b.Next = func() time.Duration { return lg.wake }
@@ -86,6 +89,12 @@ type login[S any] struct {
 	rot *rotation
 	// wake is when the login needs a reconcile sooner than the poll; 0: no need.
 	wake time.Duration
+	// validate is the engine's own validation of a spec.
+	validate func(ctx context.Context, spec S) error
+	// stepped: this reconcile staged or retired a credential.
+	stepped bool
+	// waiting lists the workloads a rollout waits on.
+	waiting []string
 }
 
 // rotation is a rotating login's state through one reconcile.
@@ -122,14 +131,25 @@ func (l *login[S]) load(ctx context.Context) error {
 	if rot.overlap, err = resolveOverlap(rot.policy.strategy, l.Rotator); err != nil {
 		return err
 	}
+	if err := l.checkOverlap(ctx, rot.overlap); err != nil {
+		return err
+	}
+	if !rot.policy.enabled && st.Grace > 0 {
+		rot.policy.grace = st.Grace // finish with the grace period it started with
+	}
 	existing, err := OwnedSecret(ctx, l.d.Client, l.u, l.u.ConnectionSecretName())
 	if err != nil {
 		return err
 	}
+	l.conn.Existing = existing
 	l.rot, rot.st = rot, st
 	manage := l.u.ManagementPolicy() == common.ManagementManage
 	switch {
 	case !found:
+		if r := l.u.Login().Rotation; r != nil && r.Phase != common.RotationStable {
+			l.event(corev1.EventTypeWarning, "RotationStoreLost", fmt.Sprintf("the rotation store Secret %q was deleted during %s: "+
+				"the previous credential is retired now and rotations start again from the current one", rot.store.name(), r.Phase))
+		}
 		if err := l.start(ctx, existing); err != nil {
 			return err
 		}
@@ -144,6 +164,22 @@ func (l *login[S]) load(ctx context.Context) error {
 	l.Set(l.spec, rot.st.accepted())
 	l.conn.Password = Password{Value: rot.st.Creds[rot.st.Active].Password, Version: rot.st.version(rot.store.secret), Existing: existing}
 	return l.render(rot.st.Creds[rot.st.Active])
+}
+
+// checkOverlap has the engine validate the shape of a rotation before one
+// starts: under AlternatingUsers, that the second user can exist (its name
+// fits, say), so that no rotation is ever staged that cannot finish.
+func (l *login[S]) checkOverlap(ctx context.Context, overlap port.Overlap) error {
+	if overlap != port.OverlapAlternatingUsers || l.validate == nil {
+		return nil
+	}
+	probe := *l.spec
+	const pw = "probe-password-0123456789"
+	l.Set(&probe, []port.Credential{{Username: l.Name, Password: pw}, {Username: port.AlternateName(l.Name), Password: pw}})
+	if err := l.validate(ctx, probe); err != nil {
+		return Invalid(fmt.Sprintf("spec.rotation: AlternatingUsers needs a second user %q: %s", port.AlternateName(l.Name), classify(err).Message))
+	}
+	return nil
 }
 
 func (l *login[S]) render(c port.Credential) error {
@@ -192,11 +228,11 @@ func (l *login[S]) advance(ctx context.Context) error {
 	rot := l.rot
 	st := &rot.st
 	if st.phase() == common.RotationRollingOut {
-		done, err := l.d.rolloutComplete(ctx, l.u, DataHash(l.conn.Secret.Data))
+		waiting, err := l.d.rolloutWaiting(ctx, l.u, SecretHash(l.conn.Secret))
 		if err != nil {
 			return err
 		}
-		if !done {
+		if l.waiting = waiting; len(waiting) > 0 {
 			l.soon(RotationPoll)
 			return nil
 		}
@@ -260,6 +296,7 @@ func (l *login[S]) retire(ctx context.Context) error {
 	delete(st.Creds, st.previous())
 	st.Generation++
 	st.Rotations++
+	l.stepped = true
 	if err := rot.store.save(ctx, *st); err != nil {
 		return err
 	}
@@ -314,7 +351,8 @@ func (l *login[S]) stage(ctx context.Context, why string, _ time.Duration) error
 		return err
 	}
 	st.Creds[next] = port.Credential{Username: stagedUsername(rot.overlap, l.Name, st.Creds[st.Active]), Password: pw}
-	st.Staged, st.Strategy, st.StartedAt = next, rot.overlap, rot.now
+	st.Staged, st.Strategy, st.StartedAt, st.Grace = next, rot.overlap, rot.now, rot.policy.grace
+	l.stepped = true
 	st.Trigger = l.u.GetAnnotations()[common.RotateAnnotation]
 	st.Generation++
 	if err := rot.store.save(ctx, *st); err != nil {
@@ -367,7 +405,7 @@ func (l *login[S]) publish(ctx context.Context) error {
 	ls.Rotation = nil
 	conds := &l.u.ManagedStatus().Conditions
 	if rot := l.rot; rot != nil {
-		ls.Rotation = rot.policy.status(&rot.st)
+		ls.Rotation = rot.policy.status(&rot.st, l.waiting)
 		if rot.st.phase() != common.RotationStable {
 			l.soon(RotationPoll)
 		}
@@ -392,7 +430,7 @@ func (l *login[S]) rollout(ctx context.Context) error {
 		ls.Rollout = nil
 		return nil
 	}
-	hash := DataHash(l.conn.Secret.Data)
+	hash := SecretHash(l.conn.Secret)
 	// A rotation waiting on its rollout restarts whatever lacks the new
 	// data, even a target (or a rollout) added since it was published.
 	rolling := l.rot != nil && l.rot.st.phase() == common.RotationRollingOut
@@ -407,20 +445,23 @@ func (l *login[S]) rollout(ctx context.Context) error {
 		return nil
 	}
 	now := time.Now()
-	restarted, pending, wait, err := l.d.restart(ctx, l.u, hash, now)
+	res, err := l.d.restart(ctx, l.u, hash, now)
 	if err != nil {
 		return err
 	}
-	if len(restarted) > 0 {
-		metrics.WorkloadsRestarted(l.Kind, len(restarted))
-		l.event(corev1.EventTypeNormal, "WorkloadsRestarted", fmt.Sprintf("restarted %v for the new data of Secret %q", restarted, l.conn.Secret.Name))
+	if len(res.restarted) > 0 {
+		metrics.WorkloadsRestarted(l.Kind, len(res.restarted))
+		l.event(corev1.EventTypeNormal, "WorkloadsRestarted", fmt.Sprintf("restarted %v for the new data of Secret %q", res.restarted, l.conn.Secret.Name))
 		ls.Rollout.RestartedAt = &metav1.Time{Time: now}
 	}
-	ls.Rollout.Pending = pending
-	if len(pending) == 0 {
+	if len(res.missing) > 0 && !slices.Equal(res.missing, ls.Rollout.Missing) {
+		l.event(corev1.EventTypeWarning, "RolloutTargetMissing", fmt.Sprintf("rollout targets %v do not exist; nothing restarts there", res.missing))
+	}
+	ls.Rollout.Pending, ls.Rollout.Missing = res.pending, res.missing
+	if len(res.pending) == 0 {
 		ls.Rollout.DataHash = hash
 	} else {
-		l.soon(wait)
+		l.soon(res.wait)
 	}
 	return nil
 }

@@ -23,6 +23,11 @@ const (
 	ReasonSecretNotFound   = "SecretNotFound"
 	ReasonSecretInvalid    = "SecretInvalid"
 	ReasonInvalidSpec      = backenderr.ReasonInvalidSpec
+
+	// ConditionStalled is True while the object cannot progress without a
+	// person changing something (its spec, another object, a namespace
+	// label): kstatus (Flux, kpt) reads it as Failed.
+	ConditionStalled = "Stalled"
 )
 
 // Reasoned is an error with the condition reason and message to report.
@@ -63,6 +68,13 @@ func Wait(reason, message string) error {
 func Invalid(message string) error {
 	return &Reasoned{Reason: ReasonInvalidSpec, Message: message, Terminal: true}
 }
+
+// stalledReasons are the polled states that wait on a person rather than
+// on time: another object's claim, an object to adopt, a namespace to admit.
+var stalledReasons = map[string]bool{ReasonConflict: true, ReasonAlreadyExists: true, ReasonServerNotAllowed: true}
+
+// stalled reports whether a failure classified as c needs a person.
+func stalled(c Reasoned) bool { return c.Terminal || stalledReasons[c.Reason] }
 
 // classify extracts reason, message and retry class from err. The class is
 // carried by the error (Reasoned, backenderr.Error), never inferred from

@@ -196,7 +196,7 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 			"%s %q already exists on the server and was not created by this object; set spec.adoptExisting: true to manage it", r.kind.Name, obj.BackendName())))
 	}
 	st.Drift = truncate(obs.Drift)
-	if len(obs.Drift) > 0 {
+	if len(obs.Drift) > 0 && !obs.Planned {
 		metrics.DriftDetected(r.kind.Name)
 		if Steady(obj) { // the backend changed under an unchanged spec
 			metrics.ObjectDrifted(r.kind.Name, obj.GetNamespace(), obj.GetName())
@@ -230,7 +230,7 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 			return r.report(ctx, obj, err)
 		}
 		verb := "updated"
-		if owned {
+		if owned && !obs.Planned {
 			r.event(obj, corev1.EventTypeNormal, "Updated", "Update", fmt.Sprintf("%s %s %q: %s", verb, r.kind.Name, obj.BackendName(), summary(obs.Drift)))
 		}
 	}
@@ -250,6 +250,7 @@ func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, messa
 		message = fmt.Sprintf("%s %q matches the spec", r.kind.Name, obj.BackendName())
 	}
 	setReady(obj, metav1.ConditionTrue, ReasonAvailable, message)
+	meta.RemoveStatusCondition(&obj.ManagedStatus().Conditions, ConditionStalled)
 	obj.ManagedStatus().ObservedGeneration = obj.GetGeneration()
 	after := wait.Jitter(r.opts.PollInterval, 0.2)
 	if n, ok := ext.(interface{ NextCheck() time.Duration }); ok {
@@ -369,9 +370,19 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 			"the backend did not answer within %s", r.opts.BackendTimeout), errors.Join(err, ctx.Err()))
 	}
 	c := classify(err)
-	prev := meta.FindStatusCondition(obj.ManagedStatus().Conditions, ConditionReady)
+	st := obj.ManagedStatus()
+	prev := meta.FindStatusCondition(st.Conditions, ConditionReady)
 	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && !c.Announce)
 	setReady(obj, metav1.ConditionFalse, c.Reason, c.Message)
+	if stalled(c) {
+		// This generation was reconciled as far as it can be: kstatus reads
+		// Failed, not InProgress, and waits end instead of timing out.
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionStalled, Status: metav1.ConditionTrue,
+			Reason: c.Reason, Message: c.Message, ObservedGeneration: obj.GetGeneration()})
+		st.ObservedGeneration = obj.GetGeneration()
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	}
 	if changed && (!c.Wait || c.Announce) {
 		r.event(obj, corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message)
 	}

@@ -2,6 +2,8 @@ package managed
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -28,10 +30,16 @@ const (
 	RestartedAtPrefix  = "restarted-at.backend-operator.dev/"
 )
 
-// DataHash identifies a Secret's data: the first 16 hex digits of a SHA-256
-// over its sorted keys and values. It reveals nothing of the data.
-func DataHash(data map[string][]byte) string {
-	h := sha256.New()
+// RolloutKeyAnnotation holds, on a connection Secret with a rollout, the
+// random key of its data hash (hex). Only those who can read the Secret can
+// read the key, so the hash on workloads and in status reveals nothing of a
+// password, even a guessable one.
+const RolloutKeyAnnotation = "backend-operator.dev/rollout-key"
+
+// DataHash identifies a Secret's data: the first 16 hex digits of an
+// HMAC-SHA256 keyed with key over its sorted keys and values.
+func DataHash(key []byte, data map[string][]byte) string {
+	h := hmac.New(sha256.New, key)
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -42,6 +50,27 @@ func DataHash(data map[string][]byte) string {
 		h.Write(data[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// SecretHash is DataHash of a connection Secret, keyed by its
+// RolloutKeyAnnotation.
+func SecretHash(s *corev1.Secret) string {
+	key, _ := hex.DecodeString(s.Annotations[RolloutKeyAnnotation])
+	return DataHash(key, s.Data)
+}
+
+// rolloutKey is existing's rollout key, or a new random one.
+func rolloutKey(existing *corev1.Secret) (string, error) {
+	if existing != nil {
+		if k := existing.Annotations[RolloutKeyAnnotation]; len(k) == 64 {
+			return k, nil
+		}
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("rollout key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // annotationName is the name part of an annotation key for a Secret: its
@@ -66,9 +95,8 @@ func (w workload) name() string {
 
 // workloads reads the targets of ro in namespace ns with the APIReader, so
 // that the operator never caches workloads. A target named and not found is
-// skipped: nothing uses the Secret there yet.
-func (d Secrets) workloads(ctx context.Context, ns string, ro *common.Rollout) ([]workload, error) {
-	var out []workload
+// listed in missing: nothing uses the Secret there yet (or its name is wrong).
+func (d Secrets) workloads(ctx context.Context, ns string, ro *common.Rollout) (out []workload, missing []string, err error) {
 	for _, t := range ro.Targets {
 		var list client.ObjectList
 		var one client.Object
@@ -80,24 +108,25 @@ func (d Secrets) workloads(ctx context.Context, ns string, ro *common.Rollout) (
 		case "DaemonSet":
 			list, one = &appsv1.DaemonSetList{}, &appsv1.DaemonSet{}
 		default:
-			return nil, Invalid(fmt.Sprintf("rollout target kind %q is not Deployment, StatefulSet or DaemonSet", t.Kind))
+			return nil, nil, Invalid(fmt.Sprintf("rollout target kind %q is not Deployment, StatefulSet or DaemonSet", t.Kind))
 		}
 		var objs []client.Object
 		if t.Name != "" {
 			if err := d.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: t.Name}, one); err != nil {
 				if apierrors.IsNotFound(err) {
+					missing = append(missing, fmt.Sprintf("%s/%s", t.Kind, t.Name))
 					continue
 				}
-				return nil, fmt.Errorf("get %s %s: %w", t.Kind, t.Name, err)
+				return nil, nil, fmt.Errorf("get %s %s: %w", t.Kind, t.Name, err)
 			}
 			objs = append(objs, one)
 		} else {
 			sel, err := metav1.LabelSelectorAsSelector(t.Selector)
 			if err != nil {
-				return nil, Invalid(fmt.Sprintf("rollout selector: %v", err))
+				return nil, nil, Invalid(fmt.Sprintf("rollout selector: %v", err))
 			}
 			if err := d.Reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-				return nil, fmt.Errorf("list %s: %w", t.Kind, err)
+				return nil, nil, fmt.Errorf("list %s: %w", t.Kind, err)
 			}
 			switch l := list.(type) {
 			case *appsv1.DeploymentList:
@@ -119,7 +148,7 @@ func (d Secrets) workloads(ctx context.Context, ns string, ro *common.Rollout) (
 			out = append(out, workload{obj: o, tmpl: podTemplate(o)})
 		}
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 func podTemplate(o client.Object) *corev1.PodTemplateSpec {
@@ -134,15 +163,24 @@ func podTemplate(o client.Object) *corev1.PodTemplateSpec {
 	return nil
 }
 
+// restartResult is what restart did.
+type restartResult struct {
+	restarted, pending, missing []string
+	// wait is when the first pending workload may restart.
+	wait time.Duration
+}
+
 // restart sets hash on the pod template of every target of u's rollout
 // that lacks it, except those restarted less than minInterval ago: those
-// are pending, and wait is when the first of them may restart.
-func (d Secrets) restart(ctx context.Context, u LoginObject, hash string, now time.Time) (restarted, pending []string, wait time.Duration, err error) {
+// are pending.
+func (d Secrets) restart(ctx context.Context, u LoginObject, hash string, now time.Time) (restartResult, error) {
+	var res restartResult
 	ro := u.ConnectionSecretSpec().Rollout
-	ws, err := d.workloads(ctx, u.GetNamespace(), ro)
+	ws, missing, err := d.workloads(ctx, u.GetNamespace(), ro)
 	if err != nil {
-		return nil, nil, 0, err
+		return res, err
 	}
+	res.missing = missing
 	key := annotationName(u.ConnectionSecretName())
 	var minInterval time.Duration
 	if ro.MinInterval != nil {
@@ -153,9 +191,9 @@ func (d Secrets) restart(ctx context.Context, u LoginObject, hash string, now ti
 			continue
 		}
 		if last, perr := time.Parse(time.RFC3339, w.obj.GetAnnotations()[RestartedAtPrefix+key]); perr == nil && now.Sub(last) < minInterval {
-			pending = append(pending, w.name())
-			if left := minInterval - now.Sub(last); wait == 0 || left < wait {
-				wait = left
+			res.pending = append(res.pending, w.name())
+			if left := minInterval - now.Sub(last); res.wait == 0 || left < res.wait {
+				res.wait = left
 			}
 			continue
 		}
@@ -171,32 +209,33 @@ func (d Secrets) restart(ctx context.Context, u LoginObject, hash string, now ti
 		ann[RestartedAtPrefix+key] = now.UTC().Format(time.RFC3339)
 		w.obj.SetAnnotations(ann)
 		if err := d.Client.Patch(ctx, w.obj, patch); err != nil {
-			return restarted, pending, 0, fmt.Errorf("restart %s: %w", w.name(), err)
+			return res, fmt.Errorf("restart %s: %w", w.name(), err)
 		}
-		restarted = append(restarted, w.name())
+		res.restarted = append(res.restarted, w.name())
 	}
-	return restarted, pending, wait, nil
+	return res, nil
 }
 
-// rolloutComplete reports whether every target of u's rollout runs pods
+// rolloutWaiting lists the targets of u's rollout that do not yet run pods
 // made from a template carrying the connection Secret's current data hash,
-// the way `kubectl rollout status` decides. Without a rollout it is true.
-func (d Secrets) rolloutComplete(ctx context.Context, u LoginObject, hash string) (bool, error) {
+// the way `kubectl rollout status` decides. Without a rollout it is empty.
+func (d Secrets) rolloutWaiting(ctx context.Context, u LoginObject, hash string) ([]string, error) {
 	ro := u.ConnectionSecretSpec().Rollout
 	if ro == nil {
-		return true, nil
+		return nil, nil
 	}
-	ws, err := d.workloads(ctx, u.GetNamespace(), ro)
+	ws, _, err := d.workloads(ctx, u.GetNamespace(), ro)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	key := TemplateHashPrefix + annotationName(u.ConnectionSecretName())
+	var waiting []string
 	for _, w := range ws {
 		if w.tmpl.Annotations[key] != hash || !rolledOut(w.obj) {
-			return false, nil
+			waiting = append(waiting, w.name())
 		}
 	}
-	return true, nil
+	return waiting, nil
 }
 
 // rolledOut reports whether a workload's controller finished rolling out

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,6 +68,9 @@ type rotationState struct {
 	StartedAt time.Time
 	// Trigger is the last value of the rotate annotation acted on.
 	Trigger string
+	// Grace is the rotation's grace period as it was when it started, for
+	// finishing it after spec.rotation is removed.
+	Grace time.Duration
 	// Generation counts changes to the set of credentials the server must
 	// accept; Rotations counts completed rotations.
 	Generation, Rotations int64
@@ -136,6 +140,7 @@ func readState(sec *corev1.Secret) rotationState {
 		Creds: map[string]port.Credential{}, Strategy: port.Overlap(d["strategy"]),
 		PublishedAt: parseTime(d["published-at"]), RolledOutAt: parseTime(d["rolled-out-at"]),
 		StartedAt: parseTime(d["started-at"]), Trigger: string(d["trigger"])}
+	st.Grace, _ = time.ParseDuration(string(d["grace"]))
 	st.Generation, _ = strconv.ParseInt(string(d["generation"]), 10, 64)
 	st.Rotations, _ = strconv.ParseInt(string(d["rotations"]), 10, 64)
 	for _, slot := range []string{slotA, slotB} {
@@ -153,6 +158,9 @@ func (s *rotationState) data() map[string][]byte {
 		"published-at": formatTime(s.PublishedAt), "rolled-out-at": formatTime(s.RolledOutAt),
 		"started-at": formatTime(s.StartedAt), "trigger": []byte(s.Trigger),
 		"generation": []byte(strconv.FormatInt(s.Generation, 10)), "rotations": []byte(strconv.FormatInt(s.Rotations, 10)),
+	}
+	if s.Grace > 0 {
+		d["grace"] = []byte(s.Grace.String())
 	}
 	for slot, c := range s.Creds {
 		d["username-"+slot], d["password-"+slot] = []byte(c.Username), []byte(c.Password)
@@ -231,6 +239,8 @@ func (r *rotationStore) save(ctx context.Context, st rotationState) error {
 
 // rotationPolicy is spec.rotation with its defaults.
 type rotationPolicy struct {
+	// enabled: spec.rotation is set.
+	enabled                bool
 	every, grace, drainMax time.Duration
 	drain                  bool
 	strategy               common.RotationStrategy
@@ -241,6 +251,7 @@ func policyOf(r *common.Rotation) rotationPolicy {
 	if r == nil {
 		return p
 	}
+	p.enabled = true
 	if r.Every != nil {
 		p.every = r.Every.Duration
 	}
@@ -275,7 +286,11 @@ func resolveOverlap(strategy common.RotationStrategy, rot port.Rotator) (port.Ov
 	if slices.Contains(have, port.Overlap(strategy)) {
 		return port.Overlap(strategy), nil
 	}
-	return "", Invalid(fmt.Sprintf("spec.rotation.strategy %s is not available on this engine (available: %v, InPlace)", strategy, have))
+	names := make([]string, 0, len(have)+1)
+	for _, o := range have {
+		names = append(names, string(o))
+	}
+	return "", Invalid(fmt.Sprintf("spec.rotation.strategy %s is not available on this engine; it has %s", strategy, strings.Join(append(names, "InPlace"), ", ")))
 }
 
 // stagedUsername is the user name of a new credential staged in slot next
@@ -291,8 +306,8 @@ func stagedUsername(overlap port.Overlap, name string, active port.Credential) s
 }
 
 // rotationStatus is the status block st reports.
-func (p rotationPolicy) status(st *rotationState) *common.RotationStatus {
-	out := &common.RotationStatus{Phase: st.phase(), Strategy: common.RotationStrategy(st.Strategy),
+func (p rotationPolicy) status(st *rotationState, waiting []string) *common.RotationStatus {
+	out := &common.RotationStatus{WaitingFor: waiting, Phase: st.phase(), Strategy: common.RotationStrategy(st.Strategy),
 		ActiveUsername: st.Creds[st.Active].Username, Rotations: st.Rotations, LastTrigger: st.Trigger}
 	if prev := st.previous(); prev != "" {
 		out.PreviousUsername = st.Creds[prev].Username

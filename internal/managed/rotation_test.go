@@ -51,7 +51,7 @@ func TestStateRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 30, 1, 2, 3, 4, time.UTC)
 	st := rotationState{Active: slotB, Staged: "", Strategy: port.OverlapDualPassword,
 		Creds:       map[string]port.Credential{slotA: cred("app", "pa"), slotB: cred("app", "pb")},
-		PublishedAt: now, StartedAt: now.Add(-time.Second), Trigger: "2026-11-30", Generation: 7, Rotations: 3}
+		PublishedAt: now, StartedAt: now.Add(-time.Second), Trigger: "2026-11-30", Grace: 90 * time.Second, Generation: 7, Rotations: 3}
 	got := readState(&corev1.Secret{Data: st.data()})
 	if !reflect.DeepEqual(got, st) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, st)
@@ -102,14 +102,18 @@ func TestStagedUsername(t *testing.T) {
 }
 
 func TestDataHash(t *testing.T) {
-	a := DataHash(map[string][]byte{"username": []byte("app"), "password": []byte("x")})
-	if a != DataHash(map[string][]byte{"password": []byte("x"), "username": []byte("app")}) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if DataHash(key, map[string][]byte{"password": []byte("x")}) == DataHash([]byte("another key"), map[string][]byte{"password": []byte("x")}) {
+		t.Error("the hash does not depend on the key")
+	}
+	a := DataHash(key, map[string][]byte{"username": []byte("app"), "password": []byte("x")})
+	if a != DataHash(key, map[string][]byte{"password": []byte("x"), "username": []byte("app")}) {
 		t.Error("the hash depends on map order")
 	}
-	if a == DataHash(map[string][]byte{"username": []byte("app"), "password": []byte("y")}) {
+	if a == DataHash(key, map[string][]byte{"username": []byte("app"), "password": []byte("y")}) {
 		t.Error("the hash ignores a changed value")
 	}
-	if DataHash(map[string][]byte{"ab": []byte("c")}) == DataHash(map[string][]byte{"a": []byte("bc")}) {
+	if DataHash(key, map[string][]byte{"ab": []byte("c")}) == DataHash(key, map[string][]byte{"a": []byte("bc")}) {
 		t.Error("key and value boundaries are ambiguous")
 	}
 	if len(annotationName(string(make([]byte, 200)))) > 63 {

@@ -32,7 +32,10 @@ type state struct {
 	generation, observed int64
 	// ready, reason: the Ready condition; ready "" means no status at all.
 	ready, reason string
-	deleting      bool
+	// stalled: the loop found that the object cannot progress without a
+	// person: it adds Stalled=True and stamps observedGeneration.
+	stalled  bool
+	deleting bool
 	// kstatus is what kstatus computes; argo what the README's Lua returns.
 	kstatus status.Status
 	argo    string
@@ -52,18 +55,18 @@ var states = []state{
 		kstatus: status.CurrentStatus, argo: "Healthy"},
 	{name: "ready, spec changed since", generation: 3, observed: 2, ready: "True", reason: "Available",
 		kstatus: status.InProgressStatus, argo: "Progressing"},
-	{name: "invalid spec at creation", generation: 1, ready: "False", reason: "InvalidSpec",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
-	{name: "invalid spec change", generation: 3, observed: 2, ready: "False", reason: "InvalidSpec",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
-	{name: "conflict with another object", generation: 1, ready: "False", reason: "Conflict",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
-	{name: "exists, not adopted", generation: 1, ready: "False", reason: "AlreadyExists",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
-	{name: "server does not admit the namespace", generation: 1, ready: "False", reason: "ServerNotAllowed",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
-	{name: "change refused by the server", generation: 2, observed: 1, ready: "False", reason: "Refused",
-		kstatus: status.InProgressStatus, ideal: status.FailedStatus, argo: "Degraded"},
+	{name: "invalid spec at creation", generation: 1, observed: 1, ready: "False", reason: "InvalidSpec", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
+	{name: "invalid spec change", generation: 3, observed: 3, ready: "False", reason: "InvalidSpec", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
+	{name: "conflict with another object", generation: 1, observed: 1, ready: "False", reason: "Conflict", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
+	{name: "exists, not adopted", generation: 1, observed: 1, ready: "False", reason: "AlreadyExists", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
+	{name: "server does not admit the namespace", generation: 1, observed: 1, ready: "False", reason: "ServerNotAllowed", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
+	{name: "change refused by the server", generation: 2, observed: 2, ready: "False", reason: "Refused", stalled: true,
+		kstatus: status.FailedStatus, argo: "Degraded"},
 	{name: "drifted under Observe", generation: 1, ready: "False", reason: "Drifted",
 		kstatus: status.InProgressStatus, argo: "Progressing"},
 	{name: "deleting", generation: 2, observed: 2, ready: "False", reason: "Deleting", deleting: true,
@@ -84,10 +87,15 @@ func object(k kinds.Kind, s state) *unstructured.Unstructured {
 	if s.ready == "" {
 		return u
 	}
-	st := map[string]any{"conditions": []any{map[string]any{
+	conds := []any{map[string]any{
 		"type": "Ready", "status": s.ready, "reason": s.reason, "message": "a message",
 		"lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": s.generation,
-	}}}
+	}}
+	if s.stalled {
+		conds = append(conds, map[string]any{"type": "Stalled", "status": "True", "reason": s.reason, "message": "a message",
+			"lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": s.generation})
+	}
+	st := map[string]any{"conditions": conds}
 	if s.observed > 0 {
 		st["observedGeneration"] = s.observed
 	}

@@ -8,6 +8,9 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
@@ -72,6 +75,30 @@ func TestRotationStrategies(t *testing.T) {
 		c := f.WaitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
 		f.G.Expect(c.Message).To(ContainSubstring("DualPassword is not available on this engine"))
 		f.G.Expect(pgEngine.accepted(f.Ctx, u.BackendName())).To(BeZero(), "nothing was created")
+		// The loop says it is stuck on this generation: kstatus reads Failed.
+		f.G.Expect(meta.IsStatusConditionTrue(u.ManagedStatus().Conditions, managed.ConditionStalled)).To(BeTrue())
+		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(u)
+		f.G.Expect(err).NotTo(HaveOccurred())
+		res, err := kstatus.Compute(&unstructured.Unstructured{Object: raw})
+		f.G.Expect(err).NotTo(HaveOccurred())
+		f.G.Expect(res.Status).To(Equal(kstatus.FailedStatus))
+	})
+
+	t.Run("no room for the alternate user", func(t *testing.T) {
+		t.Parallel()
+		f := kubetest.NewFixture(t, k8s, "rot-long-")
+		for _, o := range pgEngine.server(f.NS) {
+			f.Create(o)
+		}
+		u := pgEngine.user(f.NS, "app", &common.Rotation{}).(*sqlv1.DatabaseUser)
+		u.Spec.Name = strings.Repeat("u", 62)
+		f.Create(u)
+		c := f.WaitReason(u, metav1.ConditionFalse, managed.ReasonInvalidSpec)
+		f.G.Expect(c.Message).To(ContainSubstring("AlternatingUsers needs a second user"))
+		f.G.Expect(pgEngine.accepted(f.Ctx, u.BackendName())).To(BeZero(), "nothing was created")
+		// Without rotation it is a valid login.
+		f.G.Expect(kubetest.Update(f, u, func(u *sqlv1.DatabaseUser) { u.Spec.Rotation = nil })).To(Succeed())
+		f.WaitReady(u)
 	})
 
 	t.Run("in place", func(t *testing.T) {

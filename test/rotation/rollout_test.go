@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,7 +68,7 @@ func TestRolloutOncePerRealChange(t *testing.T) {
 
 	u := e.user(f.NS, "app", &common.Rotation{GracePeriod: &metav1.Duration{Duration: time.Second}}).(*cachev1.CacheUser)
 	u.Spec.ConnectionSecret.Rollout = &common.Rollout{Targets: []common.RolloutTarget{{Kind: "Deployment",
-		Selector: &metav1.LabelSelector{MatchLabels: labels}}}}
+		Selector: &metav1.LabelSelector{MatchLabels: labels}}, {Kind: "Deployment", Name: "absent"}}}
 	f.Create(u)
 	f.WaitReady(u)
 
@@ -87,7 +88,23 @@ func TestRolloutOncePerRealChange(t *testing.T) {
 	rotate(f, u, "1")
 	waitRotations(f, u, 1)
 	f.G.Expect(generation()).To(Equal(int64(2)))
-	f.G.Expect(templateHash()).To(Equal(managed.DataHash(secretData(f, u))))
+	f.G.Expect(templateHash()).To(Equal(managed.SecretHash(connSecret(f, u))))
+	f.G.Expect(u.Status.Rollout.Missing).To(Equal([]string{"Deployment/absent"}))
+	// The hash is keyed: the data alone does not give it.
+	f.G.Expect(templateHash()).NotTo(Equal(managed.DataHash(nil, secretData(f, u))))
+	// The rotation's steps are events of their own, not drift repaired.
+	var events eventsv1.EventList
+	f.G.Expect(k8s.List(f.Ctx, &events, client.InNamespace(f.NS))).To(Succeed())
+	reasons := map[string]bool{}
+	for _, e := range events.Items {
+		if e.Regarding.Name == u.Name {
+			reasons[e.Reason] = true
+		}
+	}
+	f.G.Expect(reasons).To(HaveKey("RotationStarted"))
+	f.G.Expect(reasons).To(HaveKey("CredentialRetired"))
+	f.G.Expect(reasons).To(HaveKey("RolloutTargetMissing"))
+	f.G.Expect(reasons).NotTo(HaveKey("Updated"))
 
 	// A reconcile that changes nothing, and the same Secret written again.
 	f.G.Expect(kubetest.Update(f, u, func(u *cachev1.CacheUser) { u.Spec.Rotation.GracePeriod.Duration = 2 * time.Second })).To(Succeed())
@@ -114,5 +131,5 @@ func TestRolloutOncePerRealChange(t *testing.T) {
 	waitRotations(f, u, 2)
 	f.G.Expect(e.use(f.Ctx, before)).To(MatchError(errLogin))
 	f.G.Expect(generation()).To(Equal(int64(3)))
-	f.G.Expect(u.Status.Rollout.DataHash).To(Equal(managed.DataHash(secretData(f, u))))
+	f.G.Expect(u.Status.Rollout.DataHash).To(Equal(managed.SecretHash(connSecret(f, u))))
 }

@@ -42,9 +42,14 @@ func setUp(t *testing.T, e engine, r *common.Rotation) (*kubetest.Fixture, user)
 
 func secretData(f *kubetest.Fixture, u user) map[string][]byte {
 	f.T.Helper()
+	return connSecret(f, u).Data
+}
+
+func connSecret(f *kubetest.Fixture, u user) *corev1.Secret {
+	f.T.Helper()
 	s := &corev1.Secret{}
 	f.G.Expect(k8s.Get(f.Ctx, client.ObjectKey{Namespace: f.NS, Name: u.ConnectionSecretName()}, s)).To(Succeed())
-	return s.Data
+	return s
 }
 
 // rotate sets the rotate annotation to value.

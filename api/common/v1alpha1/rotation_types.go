@@ -137,10 +137,15 @@ type RotationStatus struct {
 	// nextRotationTime is when spec.rotation.every next rotates.
 	// +optional
 	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
-	// previousRetiresAt is when the previous credential stops working
-	// (Draining); with drain, possibly sooner.
+	// previousRetiresAt is when the grace period of the previous credential
+	// ends (Draining); with drain, it goes sooner when idle, or up to
+	// drain.maxWait later while it has open sessions.
 	// +optional
 	PreviousRetiresAt *metav1.Time `json:"previousRetiresAt,omitempty"`
+	// waitingFor lists the workloads whose restart has not rolled out yet
+	// (RollingOut).
+	// +optional
+	WaitingFor []string `json:"waitingFor,omitempty"`
 	// lastTrigger is the last value of the backend-operator.dev/rotate
 	// annotation acted on.
 	// +optional
@@ -152,8 +157,10 @@ type RotationStatus struct {
 
 // RolloutStatus reports the last restart of the connection Secret's workloads.
 type RolloutStatus struct {
-	// dataHash identifies the Secret data the workloads were last restarted
-	// for (a SHA-256 prefix; it reveals nothing of the data).
+	// dataHash identifies the Secret data every target has been restarted
+	// for (an HMAC-SHA256 prefix keyed by a random key kept in the Secret's
+	// backend-operator.dev/rollout-key annotation, so it reveals nothing of
+	// the data to those who cannot read the Secret).
 	DataHash string `json:"dataHash,omitempty"`
 	// restartedAt is when they were last restarted.
 	// +optional
@@ -161,4 +168,8 @@ type RolloutStatus struct {
 	// pending lists workloads waiting for minInterval before their restart.
 	// +optional
 	Pending []string `json:"pending,omitempty"`
+	// missing lists targets named in the rollout that do not exist: nothing
+	// is restarted there.
+	// +optional
+	Missing []string `json:"missing,omitempty"`
 }

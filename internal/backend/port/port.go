@@ -41,6 +41,9 @@ type Observation struct {
 	Drift []string
 	// Password is the state of the login's credential (user kinds).
 	Password PasswordState
+	// Planned: the differences are a step the object itself started (a
+	// credential rotation), not drift made outside; no drift is counted.
+	Planned bool
 }
 
 // UpToDate reports whether the object exists and matches the spec.
