@@ -557,7 +557,7 @@ func TestJetStreamAdmission(t *testing.T) {
 // runs after the NATS tests (file order) and needs TestNATSServer to have run.
 func TestNATSSecretsNotLeaked(t *testing.T) {
 	if len(natsSecrets) == 0 {
-		t.Fatal("TestNATSServer did not run first: nothing to search for")
+		t.Fatal("TestNATSServer did not run first, so there is nothing to search for: run it with the NATS tests (-run 'TestNATS|TestJetStream')")
 	}
 	g := NewWithT(t)
 	ctx := context.Background()
