@@ -158,6 +158,7 @@ type CacheUser struct {
 	// +required
 	Spec CacheUserSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status CacheUserStatus `json:"status,omitempty"`
 }
 

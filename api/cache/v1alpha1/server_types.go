@@ -107,6 +107,7 @@ type CacheServer struct {
 	// +required
 	Spec CacheServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status CacheServerStatus `json:"status,omitempty"`
 }
 
@@ -149,6 +150,7 @@ type ClusterCacheServer struct {
 	// +required
 	Spec ClusterCacheServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status CacheServerStatus `json:"status,omitempty"`
 }
 

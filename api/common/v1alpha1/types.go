@@ -143,8 +143,11 @@ type Binding struct {
 
 // ManagedStatus is the status every managed kind reports.
 type ManagedStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
+	// observedGeneration is the generation last reconciled: successfully,
+	// or as far as it can go without a person (Stalled). It reads 0 until
+	// the first reconcile, so kstatus sees a new object as InProgress.
 	// +optional
+	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// conditions: Ready, plus Synced on managed objects.
 	// +optional
@@ -184,8 +187,11 @@ type LoginStatus struct {
 
 // ServerStatus is the status every server kind reports.
 type ServerStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
+	// observedGeneration is the generation last reconciled: successfully,
+	// or as far as it can go without a person (Stalled). It reads 0 until
+	// the first reconcile, so kstatus sees a new object as InProgress.
 	// +optional
+	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// conditions: Ready means the operator connected and authenticated.
 	// +optional

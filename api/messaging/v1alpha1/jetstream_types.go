@@ -466,6 +466,7 @@ type Stream struct {
 	// +required
 	Spec StreamSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -495,6 +496,7 @@ type Consumer struct {
 	// +required
 	Spec ConsumerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -523,6 +525,7 @@ type KeyValue struct {
 	// +required
 	Spec KeyValueSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -551,6 +554,7 @@ type ObjectStore struct {
 	// +required
 	Spec ObjectStoreSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 

@@ -126,6 +126,7 @@ type MessagingUser struct {
 	// +required
 	Spec MessagingUserSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status MessagingUserStatus `json:"status,omitempty"`
 }
 

@@ -183,6 +183,7 @@ type MessagingServer struct {
 	// +required
 	Spec MessagingServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status MessagingServerStatus `json:"status,omitempty"`
 }
 
@@ -223,6 +224,7 @@ type ClusterMessagingServer struct {
 	// +required
 	Spec ClusterMessagingServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status MessagingServerStatus `json:"status,omitempty"`
 }
 

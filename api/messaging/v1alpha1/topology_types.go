@@ -301,6 +301,7 @@ type Vhost struct {
 	// +required
 	Spec VhostSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -330,6 +331,7 @@ type Exchange struct {
 	// +required
 	Spec ExchangeSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -359,6 +361,7 @@ type Queue struct {
 	// +required
 	Spec QueueSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -388,6 +391,7 @@ type Binding struct {
 	// +required
 	Spec BindingSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 
@@ -416,6 +420,7 @@ type Policy struct {
 	// +required
 	Spec PolicySpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status ManagedObjectStatus `json:"status,omitempty"`
 }
 

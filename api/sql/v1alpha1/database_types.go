@@ -126,6 +126,7 @@ type Database struct {
 	// +required
 	Spec DatabaseSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status DatabaseStatus `json:"status,omitempty"`
 }
 

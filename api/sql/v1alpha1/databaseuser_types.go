@@ -176,6 +176,7 @@ type DatabaseUser struct {
 	// +required
 	Spec DatabaseUserSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status DatabaseUserStatus `json:"status,omitempty"`
 }
 

@@ -208,6 +208,7 @@ type SchemaMigration struct {
 	// +required
 	Spec SchemaMigrationSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status SchemaMigrationStatus `json:"status,omitempty"`
 }
 

@@ -86,6 +86,7 @@ type DatabaseServer struct {
 	// +required
 	Spec DatabaseServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status DatabaseServerStatus `json:"status,omitempty"`
 }
 
@@ -127,6 +128,7 @@ type ClusterDatabaseServer struct {
 	// +required
 	Spec ClusterDatabaseServerSpec `json:"spec"`
 	// +optional
+	// +kubebuilder:default={}
 	Status DatabaseServerStatus `json:"status,omitempty"`
 }
 
