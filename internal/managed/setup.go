@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +43,9 @@ type Dependency[T Object] struct {
 	Index string
 	Keys  func(obj T) []string
 	Key   func(o client.Object) string
+	// Changed filters the watched objects' updates that wake dependents;
+	// nil passes every update.
+	Changed func(old, new client.Object) bool
 }
 
 // OnServers wakes objects when one of the server kinds they reference
@@ -50,8 +54,9 @@ func OnServers[T Object](serverKey func(obj T) string, kinds ...client.Object) [
 	var deps []Dependency[T]
 	for _, k := range kinds {
 		deps = append(deps, Dependency[T]{Watch: k, Index: ".spec.serverKey",
-			Keys: func(obj T) []string { return []string{serverKey(obj)} },
-			Key:  func(o client.Object) string { return o.(interface{ ServerKey() string }).ServerKey() }})
+			Keys:    func(obj T) []string { return []string{serverKey(obj)} },
+			Key:     func(o client.Object) string { return o.(interface{ ServerKey() string }).ServerKey() },
+			Changed: serverChanged})
 	}
 	return deps
 }
@@ -95,6 +100,10 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 		if d.MetadataOnly {
 			opts = append(opts, builder.OnlyMetadata)
 		}
+		if changed := d.Changed; changed != nil {
+			opts = append(opts, builder.WithPredicates(predicate.Funcs{
+				UpdateFunc: func(e event.UpdateEvent) bool { return changed(e.ObjectOld, e.ObjectNew) }}))
+		}
 		b = b.Watches(d.Watch, handler.EnqueueRequestsFromMapFunc(MapByIndex(c, d.Index, d.Key, w.NewList())), opts...)
 	}
 	r := NewReconciler(c, mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), w.Kind, opts.Options)
@@ -107,3 +116,25 @@ var rotateRequested = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool
 	return e.ObjectOld.GetAnnotations()[common.RotateAnnotation] != e.ObjectNew.GetAnnotations()[common.RotateAnnotation]
 }, CreateFunc: func(event.CreateEvent) bool { return false }, DeleteFunc: func(event.DeleteEvent) bool { return false },
 	GenericFunc: func(event.GenericEvent) bool { return false }}
+
+// serverChanged passes a server update that its dependents care about: a
+// new generation, or a Ready condition whose status or reason changed. A
+// status refresh that changes neither (usage figures, a version string)
+// wakes nobody.
+func serverChanged(old, new client.Object) bool {
+	if old.GetGeneration() != new.GetGeneration() {
+		return true
+	}
+	ready := func(o client.Object) string {
+		s, ok := o.(interface{ CommonStatus() *common.ServerStatus })
+		if !ok {
+			return "?"
+		}
+		c := meta.FindStatusCondition(s.CommonStatus().Conditions, ConditionReady)
+		if c == nil {
+			return ""
+		}
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ready(old) != ready(new)
+}
