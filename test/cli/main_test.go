@@ -7,10 +7,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,44 +50,12 @@ func TestMain(m *testing.M) {
 		if err := writeKubeconfig(env.Config, kubeconfig); err != nil {
 			return cleanups, err
 		}
-		var wg sync.WaitGroup
-		var pgErr, mariaErr, redisErr, rabbitErr, natsErr error
-		wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
-		wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
-		wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
-		wg.Go(func() { rabbit, rabbitErr = harness.StartRabbitMQ(ctx) })
-		wg.Go(func() { natsrv, natsErr = harness.StartNATS(ctx, harness.NATSOptions{}) })
-		wg.Wait()
-		if pg != nil {
-			cleanups = append(cleanups, pg.Close)
+		b, err := harness.StartBackends(ctx, true)
+		if err != nil {
+			return cleanups, err
 		}
-		if maria != nil {
-			cleanups = append(cleanups, maria.Close)
-		}
-		if redis != nil {
-			cleanups = append(cleanups, redis.Close)
-		}
-		if rabbit != nil {
-			cleanups = append(cleanups, rabbit.Close)
-		}
-		if natsrv != nil {
-			cleanups = append(cleanups, natsrv.Close)
-		}
-		if pgErr != nil {
-			return cleanups, fmt.Errorf("start PostgreSQL: %w", pgErr)
-		}
-		if mariaErr != nil {
-			return cleanups, fmt.Errorf("start MariaDB: %w", mariaErr)
-		}
-		if redisErr != nil {
-			return cleanups, fmt.Errorf("start Redis: %w", redisErr)
-		}
-		if rabbitErr != nil {
-			return cleanups, fmt.Errorf("start RabbitMQ: %w", rabbitErr)
-		}
-		if natsErr != nil {
-			return cleanups, fmt.Errorf("start nats-server: %w", natsErr)
-		}
+		cleanups = append(cleanups, b.Close)
+		pg, maria, redis, rabbit, natsrv = b.Postgres, b.MariaDB, b.Redis, b.RabbitMQ, b.NATS
 		return cleanups, nil
 	}))
 }

@@ -46,25 +46,13 @@ func run(m *testing.M) int {
 	}
 	defer env.Stop() //nolint:errcheck
 	restCfg, k8s = env.Config, env.Client
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var pgErr, mariaErr, redisErr, rabbitErr error
-	wg.Go(func() { pg, pgErr = harness.StartPostgres(ctx) })
-	wg.Go(func() { maria, mariaErr = harness.StartMariaDB(ctx) })
-	wg.Go(func() { redis, redisErr = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}) })
-	wg.Go(func() { rabbit, rabbitErr = harness.StartRabbitMQ(ctx) })
-	wg.Wait()
-	for _, c := range []interface{ Close() error }{pg, maria, redis, rabbit} {
-		if c != nil {
-			defer c.Close() //nolint:errcheck
-		}
+	b, err := harness.StartBackends(context.Background(), false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	for name, err := range map[string]error{"PostgreSQL": pgErr, "MariaDB": mariaErr, "Redis": redisErr, "RabbitMQ": rabbitErr} {
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "start %s: %v\n", name, err)
-			return 1
-		}
-	}
+	defer b.Close() //nolint:errcheck
+	pg, maria, redis, rabbit = b.Postgres, b.MariaDB, b.Redis, b.RabbitMQ
 	if err := op.start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start operator:", err)
 		return 1
