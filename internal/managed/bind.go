@@ -46,6 +46,9 @@ func (b *Bound[S]) NextCheck() time.Duration {
 	return b.Next()
 }
 
+// ObserveLive makes the next Observe read the server itself.
+func (b *Bound[S]) ObserveLive() { b.Mode = snapshot.Live }
+
 // Engine names the backend for metrics.
 func (b *Bound[S]) Engine() string { return b.EngineName }
 

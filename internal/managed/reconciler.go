@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,6 +85,9 @@ type Reconciler[T Object, L client.ObjectList] struct {
 	kind     Kind[T, L]
 	opts     Options
 	versions versions
+	// observeRequests remembers each object's last observe annotation value,
+	// so that a new one forces a live observation (see ObserveAnnotation).
+	observeRequests sync.Map
 }
 
 // NewReconciler returns the loop for kind k. c is the manager's (cached)
@@ -125,7 +129,7 @@ func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request)
 	bctx, bcancel := context.WithTimeout(ctx, r.opts.BackendTimeout)
 	defer bcancel()
 	if renamed {
-		return r.report(bctx, obj, Invalid(fmt.Sprintf("spec.name cannot change the backend name from %q to %q; remove spec.name or set it back", st.BackendName, obj.BackendName())))
+		return r.report(bctx, obj, Invalid(fmt.Sprintf("the backend name cannot change from %q to %q: set spec.name back to %q", st.BackendName, obj.BackendName(), st.BackendName)))
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(bctx, obj)
@@ -142,6 +146,7 @@ func (r *Reconciler[T, L]) get(ctx context.Context, key client.ObjectKey) (T, bo
 	if err := r.client.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.versions.forget(key)
+			r.observeRequests.Delete(key)
 			return none, false, nil
 		}
 		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
@@ -152,6 +157,7 @@ func (r *Reconciler[T, L]) get(ctx context.Context, key client.ObjectKey) (T, bo
 	if err := r.reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.versions.forget(key)
+			r.observeRequests.Delete(key)
 			return none, false, nil
 		}
 		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
@@ -182,6 +188,7 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	if err != nil {
 		return r.report(ctx, obj, err)
 	}
+	r.honourObserveRequest(obj, ext)
 	// Validation comes before anything reaches the backend, in one place.
 	if err := ext.Validate(ctx); err != nil {
 		return r.report(ctx, obj, err)
@@ -241,6 +248,17 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 	return r.ready(ctx, obj, ext, "")
 }
 
+// honourObserveRequest makes ext observe the server itself, not a
+// snapshot, when obj's observe annotation has a new value since the last
+// reconcile this process saw (not on the first one after a start).
+func (r *Reconciler[T, L]) honourObserveRequest(obj T, ext External) {
+	v := obj.GetAnnotations()[common.ObserveAnnotation]
+	prev, seen := r.observeRequests.Swap(client.ObjectKeyFromObject(obj), v)
+	if l, ok := ext.(interface{ ObserveLive() }); ok && seen && prev != v {
+		l.ObserveLive()
+	}
+}
+
 // ready publishes, marks the object Ready and schedules the next drift check.
 func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, message string) (reconcile.Result, error) {
 	if err := ext.Publish(ctx); err != nil {
@@ -287,6 +305,7 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 		return r.apiError(ctx, fmt.Errorf("remove finalizer: %w", err))
 	}
 	r.versions.forget(client.ObjectKeyFromObject(obj))
+	r.observeRequests.Delete(client.ObjectKeyFromObject(obj))
 	return reconcile.Result{}, nil
 }
 

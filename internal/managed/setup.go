@@ -83,7 +83,7 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(w.Name)).
-		For(w.NewObj(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, rotateRequested)))
+		For(w.NewObj(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, onDemand)))
 	if w.OwnsSecrets {
 		b = b.Owns(&corev1.Secret{})
 	}
@@ -110,10 +110,12 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 	return b.WithOptions(opts.Controller()).Complete(r)
 }
 
-// rotateRequested passes an update that changes the rotate annotation (a
-// rotation on demand), which changes no generation.
-var rotateRequested = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-	return e.ObjectOld.GetAnnotations()[common.RotateAnnotation] != e.ObjectNew.GetAnnotations()[common.RotateAnnotation]
+// onDemand passes an update that changes the rotate annotation (a
+// rotation on demand) or the observe annotation (a fresh look now), which
+// change no generation.
+var onDemand = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	oldA, newA := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
+	return oldA[common.RotateAnnotation] != newA[common.RotateAnnotation] || oldA[common.ObserveAnnotation] != newA[common.ObserveAnnotation]
 }, CreateFunc: func(event.CreateEvent) bool { return false }, DeleteFunc: func(event.DeleteEvent) bool { return false },
 	GenericFunc: func(event.GenericEvent) bool { return false }}
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -130,4 +131,25 @@ func TestRotationStrategies(t *testing.T) {
 		f.G.Expect(mariaEngine.use(f.Ctx, before)).To(MatchError(errLogin))
 		f.G.Expect(mariaEngine.use(f.Ctx, secretData(f, u))).To(Succeed())
 	})
+}
+
+// TestObserveAnnotation: a new value of backend-operator.dev/observe makes
+// the operator look again at once, not at its next poll (40 s by default):
+// a connection limit changed out of band is put back within seconds.
+func TestObserveAnnotation(t *testing.T) {
+	e := engines()[0]
+	f, u := setUp(t, e, nil)
+	c, err := pgx.Connect(f.Ctx, pg.URL("postgres"))
+	f.G.Expect(err).NotTo(HaveOccurred())
+	defer c.Close(f.Ctx) //nolint:errcheck
+	_, err = c.Exec(f.Ctx, "ALTER ROLE "+pgx.Identifier{u.BackendName()}.Sanitize()+" CONNECTION LIMIT 6")
+	f.G.Expect(err).NotTo(HaveOccurred())
+	f.G.Expect(kubetest.Update(f, u, func(o user) {
+		o.SetAnnotations(map[string]string{common.ObserveAnnotation: "1"})
+	})).To(Succeed())
+	f.G.Eventually(func() int {
+		var limit int
+		f.G.Expect(c.QueryRow(f.Ctx, "SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", u.BackendName()).Scan(&limit)).To(Succeed())
+		return limit
+	}, 15*time.Second, 200*time.Millisecond).Should(Equal(-1))
 }

@@ -8,6 +8,10 @@ import (
 // a counter) rotates the credential once.
 const RotateAnnotation = "backend-operator.dev/rotate"
 
+// ObserveAnnotation asks for a fresh observation now: every new value
+// reconciles the object at once instead of at its next poll.
+const ObserveAnnotation = "backend-operator.dev/observe"
+
 // RotationStrategy is how the previous credential keeps working while the
 // next one is published.
 // +kubebuilder:validation:Enum=Auto;DualPassword;AlternatingUsers;InPlace

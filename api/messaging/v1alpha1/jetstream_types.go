@@ -68,6 +68,7 @@ type StreamSource struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.mirror) || (!has(self.subjects) && !has(self.sources))",message="a mirror has neither subjects nor sources"
 // +kubebuilder:validation:XValidation:rule="has(self.mirror) == has(oldSelf.mirror)",message="a stream cannot become a mirror or stop being one in place: create a new Stream"
 // +kubebuilder:validation:XValidation:rule="!has(self.discardPerSubject) || !self.discardPerSubject || (has(self.discard) && self.discard == 'new' && has(self.maxMsgsPerSubject) && self.maxMsgsPerSubject > 0)",message="discardPerSubject needs discard new and maxMsgsPerSubject"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type StreamSpec struct {
 	Common `json:",inline"`
 	// name of the stream; defaults to metadata.name; immutable. NATS
@@ -77,6 +78,7 @@ type StreamSpec struct {
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('KV_') && !self.startsWith('OBJ_')",message="stream names starting with KV_ or OBJ_ belong to key/value buckets and object stores: declare those with KeyValue or ObjectStore"
 	Name string `json:"name,omitempty"`
 	// description of the stream.
 	// +optional
@@ -206,6 +208,7 @@ type StreamSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.deliverSubject) || !has(self.maxWaiting)",message="maxWaiting applies to pull consumers only"
 // +kubebuilder:validation:XValidation:rule="!has(self.filterSubject) || !has(self.filterSubjects)",message="set filterSubject or filterSubjects, not both"
 // +kubebuilder:validation:XValidation:rule="!has(self.flowControl) || !self.flowControl || has(self.heartbeatInterval)",message="flowControl needs heartbeatInterval"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.durableName) || has(self.durableName)",message="spec.durableName cannot be removed once set: set it back to its value"
 type ConsumerSpec struct {
 	Common `json:",inline"`
 	// streamName is the stream the consumer reads; immutable.
@@ -343,6 +346,7 @@ type ConsumerSpec struct {
 
 // KeyValueSpec is the desired configuration of a JetStream key/value
 // bucket (the stream KV_<bucket>).
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.bucket) || has(self.bucket)",message="spec.bucket cannot be removed once set: set it back to its value"
 type KeyValueSpec struct {
 	Common `json:",inline"`
 	// bucket name; defaults to metadata.name; immutable; letters, digits,
@@ -400,6 +404,7 @@ type KeyValueSpec struct {
 
 // ObjectStoreSpec is the desired configuration of a JetStream object store
 // bucket (the stream OBJ_<bucket>).
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.bucket) || has(self.bucket)",message="spec.bucket cannot be removed once set: set it back to its value"
 type ObjectStoreSpec struct {
 	Common `json:",inline"`
 	// bucket name; defaults to metadata.name; immutable; letters, digits,

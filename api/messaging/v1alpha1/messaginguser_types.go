@@ -56,6 +56,7 @@ type TopicPermission struct {
 // MessagingUserSpec is the desired state of a broker user. Its permissions
 // are the whole truth: any others it holds are cleared.
 // +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || !has(self.rotation) || !has(self.rotation.every)",message="rotation.every cannot be used with passwordSecretRef: the referenced Secret decides the password, and changing it rotates"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type MessagingUserSpec struct {
 	Common `json:",inline"`
 	// name of the user; defaults to metadata.name; immutable.

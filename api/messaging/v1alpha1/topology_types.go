@@ -23,6 +23,7 @@ type VhostLimits struct {
 }
 
 // VhostSpec is the desired state of a virtual host.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type VhostSpec struct {
 	Common `json:",inline"`
 	// name of the vhost; defaults to metadata.name; immutable. Any
@@ -70,6 +71,7 @@ type VhostRef struct {
 
 // ExchangeSpec is the desired state of an exchange. RabbitMQ cannot change
 // an exchange's type or flags in place: they are immutable here.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type ExchangeSpec struct {
 	Common   `json:",inline"`
 	VhostRef `json:",inline"`
@@ -153,6 +155,7 @@ type QueueSettings struct {
 
 // QueueSpec is the desired state of a queue.
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'classic' || !has(self.durable) || self.durable",message="quorum queues and streams are always durable"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type QueueSpec struct {
 	Common   `json:",inline"`
 	VhostRef `json:",inline"`
@@ -238,6 +241,7 @@ type BindingSpec struct {
 }
 
 // PolicySpec is the desired state of a policy or an operator policy.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.name) || has(self.name)",message="spec.name cannot be removed once set: set it back to its value"
 type PolicySpec struct {
 	Common   `json:",inline"`
 	VhostRef `json:",inline"`

@@ -340,6 +340,8 @@ func TestJetStreamRefusedChange(t *testing.T) {
 		{s.consumer, func() { s.consumer.Spec.AckPolicy = "none" }, "ackPolicy cannot change in place"},
 		{s.consumer, func() { s.consumer.Spec.DeliverPolicy = "new" }, "deliverPolicy cannot change in place"},
 		{s.consumer, func() { s.consumer.Spec.DurableName = "other" }, "durableName is immutable"},
+		{s.consumer, func() { s.consumer.Spec.DurableName = "" }, "spec.durableName cannot be removed once set"},
+		{s.stream, func() { s.stream.Spec.Name = "" }, "spec.name cannot be removed once set"},
 		{s.consumer, func() { s.consumer.Spec.DeliverSubject = "push.here" }, "pull consumer cannot become a push consumer"},
 		{s.kv, func() { s.kv.Spec.Storage = "memory" }, "storage is immutable"},
 	} {
@@ -348,6 +350,12 @@ func TestJetStreamRefusedChange(t *testing.T) {
 		err := k8s.Update(f.Ctx, tc.obj)
 		f.G.Expect(err).To(MatchError(ContainSubstring(tc.want)))
 	}
+
+	// A bucket's stream is not a Stream's to claim.
+	kvStream := s.stream.DeepCopy()
+	kvStream.ObjectMeta = metav1.ObjectMeta{Name: "kv-claim", Namespace: f.NS}
+	kvStream.Spec.Name, kvStream.Spec.AdoptExisting = "KV_"+s.kv.Spec.Bucket, true
+	f.G.Expect(k8s.Create(f.Ctx, kvStream)).To(MatchError(ContainSubstring("belong to key/value buckets and object stores")))
 
 	// denyPurge cannot be turned off again: the server says so.
 	f.G.Expect(kubetest.Update(f.Fixture, s.stream, func(st *msgv1.Stream) { st.Spec.DenyPurge = true })).To(Succeed())
