@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
@@ -33,6 +35,15 @@ func TestImportNATS(t *testing.T) {
 	check(t, err)
 	_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket})
 	check(t, err)
+	// Consumers are not imported: one is reported as such, one a Consumer
+	// claims (under another metadata.name) as managed.
+	free, taken := "free_"+sfx, "taken_"+sfx
+	for _, d := range []string{free, taken} {
+		_, err = js.CreateConsumer(ctx, events, jetstream.ConsumerConfig{Durable: d, AckPolicy: jetstream.AckExplicitPolicy})
+		check(t, err)
+	}
+	f.Create(&msgv1.Consumer{ObjectMeta: metav1.ObjectMeta{Name: "reader"}, Spec: msgv1.ConsumerSpec{
+		Common: msgv1.Common{ServerRef: msgv1.ServerReference{Name: "nats"}}, StreamName: events, DurableName: taken}})
 	state := func() string {
 		var b strings.Builder
 		for _, name := range []string{orders, events} {
@@ -50,8 +61,12 @@ func TestImportNATS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, errOut)
 	}
-	if !strings.Contains(errOut, `stream "KV_`+bucket+`"`) {
-		t.Errorf("import does not report skipping the bucket:\n%s", errOut)
+	for _, want := range []string{`skipped: stream "KV_` + bucket + `"`,
+		fmt.Sprintf("skipped: consumer %q on stream %q: consumers are not imported yet", free, events),
+		fmt.Sprintf("skipped: consumer %q on stream %q: managed by Consumer %s/reader", taken, events, f.NS)} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("import does not report %q:\n%s", want, errOut)
+		}
 	}
 	var mine []imported
 	for _, d := range parseImport(t, out) {
@@ -77,5 +92,22 @@ func TestImportNATS(t *testing.T) {
 	}
 	if after := state(); after != before {
 		t.Errorf("adoption changed the streams:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Imported again, the adopted streams are managed: left out, and said so.
+	out, errOut, err = plugin(t, "import", "--server", "nats", "-n", f.NS)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	for _, d := range parseImport(t, out) {
+		if name, _, _ := unstructured.NestedString(d.obj.Object, "spec", "name"); name == orders || name == events {
+			t.Errorf("import printed stream %s, which is already managed", name)
+		}
+	}
+	for _, d := range mine {
+		name, _, _ := unstructured.NestedString(d.obj.Object, "spec", "name")
+		if want := fmt.Sprintf("skipped: stream %q: managed by Stream %s/%s", name, f.NS, d.obj.GetName()); !strings.Contains(errOut, want) {
+			t.Errorf("import does not report %q:\n%s", want, errOut)
+		}
 	}
 }

@@ -3,6 +3,9 @@
 // exchanges, queues, users) and prints the manifests that would manage it,
 // each with adoptExisting: true.
 //
+// What the operator already manages on the server (an object of the
+// cluster claims it) is left out and reported, like everything skipped.
+//
 // Passwords are never read: an imported login gets spec.passwordSecretRef
 // naming a Secret the user creates (a comment says so). Before printing, a
 // SQL import observes every object it proposes through the engine adapter
@@ -15,8 +18,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +55,13 @@ type Options struct {
 type Doc struct {
 	Comments []string
 	Object   client.Object
+	// Warnings are printed on stderr when the object is printed: what
+	// adopting it would take away.
+	Warnings []string
+	// Skip, when set, says why Object is not printed (a kind import does
+	// not propose yet); it is reported on stderr unless Object is already
+	// managed, which is reported instead.
+	Skip string
 }
 
 // server is the server object found, with what an importer needs of it.
@@ -80,7 +92,11 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 		return err
 	}
 	target := cmp.Or(opts.TargetNamespace, srv.obj.GetNamespace(), opts.Namespace)
-	ref := serverRef{Kind: srv.kind.Name, Name: srv.obj.GetName()}
+	claims, taken, err := claimed(ctx, c, srv, target)
+	if err != nil {
+		return err
+	}
+	ref := serverRef{Kind: srv.kind.Name, Name: srv.obj.GetName(), taken: taken}
 	var docs []Doc
 	var skipped []string
 	switch s := srv.obj.(type) {
@@ -116,8 +132,36 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 	if err != nil {
 		return err
 	}
+	// Objects the operator already manages on this server are left out,
+	// whatever their metadata.name: applying them would rewrite the live
+	// objects. Their claim key is the operator's own (ClaimKey), computed
+	// in the namespace the objects must live in.
+	keyNS := cmp.Or(srv.obj.GetNamespace(), target)
+	kept := docs[:0]
+	for _, d := range docs {
+		d.Object.SetNamespace(keyNS)
+		o, ok := d.Object.(claimer)
+		if !ok {
+			return fmt.Errorf("%T: no claim key", d.Object)
+		}
+		if by, ok := claims[o.ClaimKey()]; ok {
+			skipped = append(skipped, describe(o)+": managed by "+by)
+			continue
+		}
+		if d.Skip != "" {
+			skipped = append(skipped, describe(o)+": "+d.Skip)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	docs = kept
 	for _, s := range skipped {
 		fmt.Fprintln(errw, "skipped:", s)
+	}
+	for _, d := range docs {
+		for _, w := range d.Warnings {
+			fmt.Fprintf(errw, "warning: %s: %s\n", d.Object.GetName(), w)
+		}
 	}
 	header := []string{
 		fmt.Sprintf("Imported from %s %s by kubectl backend import.", srv.kind.Name, srv.obj.GetName()),
@@ -127,6 +171,98 @@ func Run(ctx context.Context, c client.Client, opts Options, w, errw io.Writer) 
 		header = append(header, fmt.Sprintf("%s %s must admit namespace %q (spec.allowedNamespaces).", srv.kind.Name, srv.obj.GetName(), target))
 	}
 	return Write(w, target, header, docs)
+}
+
+// claimer is a managed object: the key of what it claims on its server.
+type claimer interface {
+	client.Object
+	ClaimKey() string
+	BackendName() string
+}
+
+// claimed lists, for every kind that lives on a server, the objects that
+// reference srv (spec.serverRef; any namespace for a cluster-scoped
+// server), by their claim key: "Database payments/orders". Kinds whose CRD
+// is not installed have none. taken holds the metadata.names (as names
+// does, "Kind/name") of the objects listed in namespace target, so that a
+// printed object never takes the name of a live one.
+func claimed(ctx context.Context, c client.Client, srv server, target string) (out map[string]string, taken names, err error) {
+	sk, ok := srv.obj.(interface{ ServerKey() string })
+	if !ok {
+		return nil, nil, fmt.Errorf("%s has no server key", srv.kind.Name)
+	}
+	prefix := sk.ServerKey() + "/"
+	out, taken = map[string]string{}, names{}
+	for _, k := range kinds.Managed {
+		if k.Group != srv.kind.Group || k.Name == "SchemaMigration" {
+			continue
+		}
+		// Every namespace for a cluster-scoped server; the server's and
+		// the target's for a namespaced one.
+		scopes := []string{""}
+		if !srv.kind.Cluster {
+			scopes = slices.Compact([]string{srv.obj.GetNamespace(), target})
+		}
+		var items []runtime.Object
+		for _, ns := range scopes {
+			obj, err := kube.Scheme().New(k.ListGVK())
+			if err != nil {
+				return nil, nil, err
+			}
+			list := obj.(client.ObjectList)
+			if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+				if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+					break
+				}
+				return nil, nil, fmt.Errorf("list %s (to leave out what is already managed): %w", k.Name, err)
+			}
+			more, err := meta.ExtractList(list)
+			if err != nil {
+				return nil, nil, err
+			}
+			items = append(items, more...)
+		}
+		for _, it := range items {
+			o, ok := it.(claimer)
+			if !ok {
+				continue
+			}
+			if o.GetNamespace() == target {
+				taken[k.Name+"/"+o.GetName()] = true
+			}
+			if key := o.ClaimKey(); strings.HasPrefix(key, prefix) {
+				out[key] = k.Name + " " + o.GetNamespace() + "/" + o.GetName()
+			}
+		}
+	}
+	return out, taken, nil
+}
+
+// describe names the backend object a proposed object stands for, as the
+// skipped notes do: `database "orders"`.
+func describe(obj claimer) string {
+	name := strconv.Quote(obj.BackendName())
+	switch o := obj.(type) {
+	case *sqlv1.Database:
+		return "database " + name
+	case *sqlv1.DatabaseUser:
+		return "login " + name
+	case *cachev1.CacheUser:
+		return "ACL user " + name
+	case *msgv1.Vhost:
+		return "vhost " + name
+	case *msgv1.Exchange:
+		return fmt.Sprintf("exchange %s in vhost %q", name, o.Spec.VhostName())
+	case *msgv1.Queue:
+		return fmt.Sprintf("queue %s in vhost %q", name, o.Spec.VhostName())
+	case *msgv1.MessagingUser:
+		return "user " + name
+	case *msgv1.Stream:
+		return "stream " + name
+	case *msgv1.Consumer:
+		return fmt.Sprintf("consumer %s on stream %q", name, o.Spec.StreamName)
+	}
+	return strings.ToLower(obj.GetObjectKind().GroupVersionKind().Kind) + " " + name
 }
 
 // Write prints docs as one YAML stream in namespace ns.
@@ -272,8 +408,22 @@ func readSecret(ctx context.Context, c client.Client, ns, name string) (*corev1.
 	return s, nil
 }
 
-// serverRef is the serverRef every printed object carries.
-type serverRef struct{ Kind, Name string }
+// serverRef is the serverRef every printed object carries, with the
+// metadata.names already taken in the target namespace.
+type serverRef struct {
+	Kind, Name string
+	taken      names
+}
+
+// names hands out metadata.names that are neither taken by live objects
+// nor by other printed ones.
+func (r serverRef) names() names {
+	n := maps.Clone(r.taken)
+	if n == nil {
+		n = names{}
+	}
+	return n
+}
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
@@ -307,6 +457,36 @@ func passwordSecret(objName, login string) (*common.SecretKeyReference, string) 
 	secret := objName + "-password"
 	return &common.SecretKeyReference{SecretReference: common.SecretReference{Name: secret}, Key: "password"},
 		fmt.Sprintf("Create Secret %s (key password) before applying: with %s's current password nothing changes for its clients; with a new one the operator sets it on adoption.", secret, login)
+}
+
+// passwordState is what import knows of a login's current password.
+type passwordState int
+
+const (
+	// passwordSet: the login has a password (the engines that have no
+	// password-less logins, or as read on the server).
+	passwordSet passwordState = iota
+	// passwordNone: the login has no password (PostgreSQL PASSWORD NULL).
+	passwordNone
+	// passwordUnknown: the server did not say (PostgreSQL without
+	// superuser: pg_authid is not readable).
+	passwordUnknown
+)
+
+// loginPasswordSecret is passwordSecret with the comment fitting what is
+// known of the login's password: a login without one gets the Secret's on
+// adoption, whatever it holds.
+func loginPasswordSecret(objName, login string, pw passwordState) (*common.SecretKeyReference, string) {
+	ref, note := passwordSecret(objName, login)
+	switch pw {
+	case passwordNone:
+		note = fmt.Sprintf("Create Secret %s (key password) before applying: %s has no password now, so adopting it sets the Secret's password"+
+			" and whoever reads the Secret can log in as %s (its other ways in, such as pg_hba trust, peer or cert, keep working)."+
+			" Leave this object out to keep %s without a password.", ref.Name, login, login, login)
+	case passwordUnknown:
+		note += fmt.Sprintf(" If %s has no password (only a superuser can tell), adopting sets the Secret's.", login)
+	}
+	return ref, note
 }
 
 // driftComments renders what the operator would still change after

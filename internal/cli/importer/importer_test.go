@@ -1,11 +1,14 @@
 package importer
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
+	msgv1 "github.com/backend-operator/backend-operator/api/messaging/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/backend/redis"
 )
@@ -111,5 +114,57 @@ func TestDriftComments(t *testing.T) {
 		"  ~ nopass is set: any password is accepted", "  ~ connection limit is 3, want 5"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("driftComments (-want +got):\n%s", diff)
+	}
+}
+
+func TestPresetKeeps(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		drift []string
+		want  bool
+	}{
+		{"nothing", nil, true},
+		{"defaults only", []string{"missing SELECT, INSERT on default privileges on tables for role owner in database db"}, true},
+		{"other database", []string{"extra USAGE on sequence s.ids in database other"}, true},
+		{"membership", []string{`extra membership in "readers"`}, true},
+		{"revokes", []string{"extra USAGE on sequence billing.ids in database db"}, false},
+		{"revokes a default", []string{"extra SELECT on default privileges on tables for role owner in schema s in database db"}, false},
+		{"widens", []string{"missing UPDATE, DELETE on table billing.items in database db"}, false},
+	} {
+		if got := presetKeeps(tc.drift, "db"); got != tc.want {
+			t.Errorf("%s: presetKeeps(%q) = %t, want %t", tc.name, tc.drift, got, tc.want)
+		}
+	}
+}
+
+func TestLoginPasswordSecret(t *testing.T) {
+	for pw, want := range map[passwordState]string{
+		passwordSet:     "with app's current password nothing changes",
+		passwordNone:    "app has no password now, so adopting it sets the Secret's password",
+		passwordUnknown: "If app has no password (only a superuser can tell), adopting sets the Secret's.",
+	} {
+		ref, note := loginPasswordSecret("app-x", "app", pw)
+		if ref.Name != "app-x-password" || !strings.Contains(note, want) {
+			t.Errorf("password state %d: %s, %q; want app-x-password, %q", pw, ref.Name, note, want)
+		}
+		if pw == passwordNone && strings.Contains(note, "nothing changes") {
+			t.Errorf("a login without a password: %q", note)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		obj  claimer
+		want string
+	}{
+		{&sqlv1.Database{Spec: sqlv1.DatabaseSpec{Name: "orders"}}, `database "orders"`},
+		{&sqlv1.DatabaseUser{ObjectMeta: metav1.ObjectMeta{Name: "orders-app"}}, `login "orders-app"`},
+		{&msgv1.Queue{Spec: msgv1.QueueSpec{Name: "jobs"}}, `queue "jobs" in vhost "/"`},
+		{&msgv1.Consumer{Spec: msgv1.ConsumerSpec{StreamName: "ORDERS", DurableName: "proc"}}, `consumer "proc" on stream "ORDERS"`},
+	} {
+		if got := describe(tc.obj); got != tc.want {
+			t.Errorf("describe = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -219,7 +219,7 @@ func importMySQL(ctx context.Context, spec *sqlv1.DatabaseServerSpec, l login, r
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
-	n := names{}
+	n := ref.names()
 	sref := sqlv1.ServerReference{Kind: sqlv1.ServerKind(ref.Kind), Name: ref.Name}
 	var objs []sqlObject
 	for _, d := range dbs {

@@ -211,9 +211,35 @@ func natsStreamSpec(sp msgv1.StreamSpec) nats.StreamSpec {
 	return out
 }
 
+// natsConsumers lists a stream's consumers as Docs that are not printed
+// (consumers are not imported yet) but reported on stderr: as managed when
+// a Consumer claims them, as not imported otherwise.
+func natsConsumers(ctx context.Context, js jetstream.JetStream, stream string, base msgv1.Common) ([]Doc, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", stream, err)
+	}
+	var docs []Doc
+	list := s.ListConsumers(ctx)
+	for info := range list.Info() {
+		c := &msgv1.Consumer{ObjectMeta: metav1.ObjectMeta{Name: objectName(info.Name)},
+			Spec: msgv1.ConsumerSpec{Common: base, StreamName: stream, DurableName: info.Config.Durable}}
+		why := "consumers are not imported yet"
+		if info.Config.Durable == "" {
+			c.Spec.DurableName = info.Name
+			why = "an ephemeral consumer (consumers are not imported yet)"
+		}
+		docs = append(docs, Doc{Object: c, Skip: why})
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers of stream %q: %w", stream, err)
+	}
+	return docs, nil
+}
+
 // importNATS proposes a Stream per JetStream stream, each checked with the
 // adapter. Key/value and object store buckets (streams KV_* and OBJ_*) and
-// consumers are not imported yet.
+// consumers are not imported yet: both are reported on stderr.
 func importNATS(ctx context.Context, spec *msgv1.MessagingServerSpec, l login, ref serverRef) ([]Doc, []string, error) {
 	cfg := natsConfig(spec, l)
 	nc, err := natsConnect(cfg)
@@ -246,7 +272,7 @@ func importNATS(ctx context.Context, spec *msgv1.MessagingServerSpec, l login, r
 		return nil, nil, err
 	}
 	base := msgv1.Common{ServerRef: msgv1.ServerReference{Kind: msgv1.ServerKind(ref.Kind), Name: ref.Name}, AdoptExisting: true}
-	n := names{}
+	n := ref.names()
 	var docs []Doc
 	var skipped []string
 	for _, info := range infos {
@@ -263,6 +289,11 @@ func importNATS(ctx context.Context, spec *msgv1.MessagingServerSpec, l login, r
 			return nil, nil, fmt.Errorf("observe stream %q: %w", name, err)
 		}
 		docs = append(docs, Doc{Comments: driftComments(obs.Drift), Object: st})
+		cons, err := natsConsumers(ctx, js, name, base)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, cons...)
 	}
 	return docs, skipped, nil
 }

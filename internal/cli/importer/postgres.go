@@ -25,6 +25,7 @@ type pgRole struct {
 	connLimit            int
 	createDB, createRole bool
 	memberOf             []string
+	password             passwordState
 }
 
 // pgDatabase is a database as the import sees it.
@@ -147,6 +148,18 @@ func pgInventory(ctx context.Context, cfg sqlengine.Config) (roles []pgRole, dbs
 	if _, err = pgx.ForEachRow(rows, []any{&u, &g}, func() error { member[u] = append(member[u], g); return nil }); err != nil {
 		return nil, nil, nil, nil, err
 	}
+	// A role without a password (PASSWORD NULL) is told apart only in
+	// pg_authid, which a superuser alone reads; otherwise it is unknown.
+	noPassword := map[string]bool{}
+	pwKnown := true
+	rows, err = c.Query(ctx, `SELECT rolname FROM pg_authid WHERE rolpassword IS NULL`)
+	if err == nil {
+		var n string
+		_, err = pgx.ForEachRow(rows, []any{&n}, func() error { noPassword[n] = true; return nil })
+	}
+	if err != nil {
+		pwKnown = false
+	}
 	for _, r := range all {
 		if why := pgSkipRole(r.name, cfg.Username, r.super, r.login, exists); why != "" {
 			if !strings.HasPrefix(r.name, "pg_") {
@@ -154,7 +167,14 @@ func pgInventory(ctx context.Context, cfg sqlengine.Config) (roles []pgRole, dbs
 			}
 			continue
 		}
-		roles = append(roles, pgRole{name: r.name, connLimit: r.connLimit, createDB: r.createDB, createRole: r.createRole, memberOf: member[r.name]})
+		pw := passwordSet
+		switch {
+		case !pwKnown:
+			pw = passwordUnknown
+		case noPassword[r.name]:
+			pw = passwordNone
+		}
+		roles = append(roles, pgRole{name: r.name, connLimit: r.connLimit, createDB: r.createDB, createRole: r.createRole, memberOf: member[r.name], password: pw})
 	}
 
 	rows, err = c.Query(ctx, `SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1`)
@@ -304,7 +324,7 @@ func importPostgres(ctx context.Context, spec *sqlv1.DatabaseServerSpec, l login
 
 // pgObjects turns the inventory into API objects.
 func pgObjects(roles []pgRole, dbs []pgDatabase, privs map[string][]pgPriv, admin string, ref serverRef) []sqlObject {
-	n := names{}
+	n := ref.names()
 	var out []sqlObject
 	sref := sqlv1.ServerReference{Kind: sqlv1.ServerKind(ref.Kind), Name: ref.Name}
 	for _, d := range dbs {
@@ -325,7 +345,7 @@ func pgObjects(roles []pgRole, dbs []pgDatabase, privs map[string][]pgPriv, admi
 		if r.createDB || r.createRole {
 			u.Spec.Postgres = &sqlv1.PostgresUserSpec{CreateDB: r.createDB, CreateRole: r.createRole}
 		}
-		out = append(out, sqlObject{user: u})
+		out = append(out, sqlObject{user: u, password: r.password})
 	}
 	return out
 }

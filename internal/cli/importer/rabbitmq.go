@@ -85,7 +85,7 @@ func importRabbitMQ(ctx context.Context, spec *msgv1.MessagingServerSpec, l logi
 		return nil, nil, err
 	}
 	base := msgv1.Common{ServerRef: msgv1.ServerReference{Kind: msgv1.ServerKind(ref.Kind), Name: ref.Name}, AdoptExisting: true}
-	objs, skipped, err := rabbitInventory(rh, base, cfg.Username)
+	objs, skipped, err := rabbitInventory(rh, base, cfg.Username, ref.names())
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", cfg.URL, err)
 	}
@@ -105,10 +105,9 @@ func importRabbitMQ(ctx context.Context, spec *msgv1.MessagingServerSpec, l logi
 	return docs, skipped, nil
 }
 
-func rabbitInventory(rh *rabbithole.Client, c msgv1.Common, admin string) ([]rabbitObject, []string, error) {
+func rabbitInventory(rh *rabbithole.Client, c msgv1.Common, admin string, n names) ([]rabbitObject, []string, error) {
 	var objs []rabbitObject
 	var skipped []string
-	n := names{}
 	vhosts, err := rh.ListVhosts()
 	if err != nil {
 		return nil, nil, err

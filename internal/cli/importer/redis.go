@@ -139,7 +139,7 @@ func importRedis(ctx context.Context, spec *cachev1.CacheServerSpec, l login, re
 	}
 	var docs []Doc
 	var skipped []string
-	n := names{}
+	n := ref.names()
 	for _, name := range order {
 		switch name {
 		case "default":
