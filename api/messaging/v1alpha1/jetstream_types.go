@@ -33,6 +33,7 @@ type StreamSource struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.contains('.') || self.contains('*') || self.contains('>') || self.contains('/') || self.contains(' '))",message="NATS forbids '.', '*', '>', '/' and spaces in stream and consumer names: choose a name without them"
 	Name string `json:"name"`
 	// optStartSeq is the first sequence read.
 	// +optional
@@ -77,6 +78,7 @@ type StreamSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.contains('.') || self.contains('*') || self.contains('>') || self.contains('/') || self.contains(' '))",message="NATS forbids '.', '*', '>', '/' and spaces in stream and consumer names: choose a name without them"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.name is immutable"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('KV_') && !self.startsWith('OBJ_')",message="stream names starting with KV_ or OBJ_ belong to key/value buckets and object stores: declare those with KeyValue or ObjectStore"
 	Name string `json:"name,omitempty"`
@@ -216,6 +218,7 @@ type ConsumerSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.contains('.') || self.contains('*') || self.contains('>') || self.contains('/') || self.contains(' '))",message="NATS forbids '.', '*', '>', '/' and spaces in stream and consumer names: choose a name without them"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="streamName is immutable: create a new Consumer"
 	StreamName string `json:"streamName"`
 	// durableName of the consumer; defaults to metadata.name; immutable.
@@ -223,6 +226,7 @@ type ConsumerSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.contains('.') || self.contains('*') || self.contains('>') || self.contains('/') || self.contains(' '))",message="NATS forbids '.', '*', '>', '/' and spaces in stream and consumer names: choose a name without them"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="durableName is immutable: create a new Consumer (it starts again from its deliverPolicy)"
 	DurableName string `json:"durableName,omitempty"`
 	// description of the consumer.
@@ -313,6 +317,7 @@ type ConsumerSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^.*>/\\\s\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.contains('.') || self.contains('*') || self.contains('>') || self.contains('/') || self.contains(' '))",message="NATS forbids '.', '*', '>', '/' and spaces in stream and consumer names: choose a name without them"
 	DeliverGroup string `json:"deliverGroup,omitempty"`
 	// flowControl enables flow control of a push consumer (needs
 	// heartbeatInterval).

@@ -539,6 +539,9 @@ func TestJetStreamAdmission(t *testing.T) {
 		refused(&msgv1.Consumer{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: msgv1.ConsumerSpec{Common: c, StreamName: "ok", DurableName: bad}}, "spec.durableName")
 		refused(&msgv1.KeyValue{ObjectMeta: metav1.ObjectMeta{Name: "k"}, Spec: msgv1.KeyValueSpec{Common: c, Bucket: bad}}, "spec.bucket")
 	}
+	for _, bad := range []string{"a.b", "a*", "a>", "a b", "a/b"} {
+		refused(&msgv1.Stream{ObjectMeta: metav1.ObjectMeta{Name: "s"}, Spec: msgv1.StreamSpec{Common: c, Name: bad}}, "NATS forbids")
+	}
 	refused(&msgv1.Stream{ObjectMeta: metav1.ObjectMeta{Name: "orders.v1"}, Spec: msgv1.StreamSpec{Common: c}}, "set spec.name")
 	refused(&msgv1.ObjectStore{ObjectMeta: metav1.ObjectMeta{Name: "files.v1"}, Spec: msgv1.ObjectStoreSpec{Common: c}}, "set spec.bucket")
 	refused(&msgv1.Stream{ObjectMeta: metav1.ObjectMeta{Name: "m"}, Spec: msgv1.StreamSpec{Common: c,
