@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/operator"
 )
@@ -45,6 +46,7 @@ type options struct {
 	timeout     time.Duration
 	debug       bool
 	only        string
+	preload     bool
 }
 
 // result holds one workload's figures.
@@ -81,9 +83,10 @@ type result struct {
 }
 
 type report struct {
-	Results          []result `json:"results"`
-	SecretsHeapMiB   float64  `json:"unrelatedSecretsHeapDeltaMiB"`
-	UnrelatedSecrets int      `json:"unrelatedSecrets"`
+	Results          []result        `json:"results"`
+	Preload          []preloadResult `json:"preload,omitempty"`
+	SecretsHeapMiB   float64         `json:"unrelatedSecretsHeapDeltaMiB"`
+	UnrelatedSecrets int             `json:"unrelatedSecrets"`
 }
 
 func main() {
@@ -97,6 +100,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when objects are not Ready by then")
 	flag.BoolVar(&o.debug, "debug", false, "list the API writes seen in the steady state")
 	flag.StringVar(&o.only, "only", "", "comma-separated workloads to run (default: all)")
+	flag.BoolVar(&o.preload, "preload", true, "also measure the preload mode (postgres): objects created before the operator starts, then a restart over them")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -110,6 +114,8 @@ type apiCounter struct {
 	// writePaths, when set, records what was written (for -debug).
 	writePaths sync.Map
 	debug      atomic.Bool
+	// quiet records the paths without printing bodies.
+	quiet bool
 }
 
 func (c *apiCounter) wrap(rt http.RoundTripper) http.RoundTripper {
@@ -124,7 +130,7 @@ func (c *apiCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 			if c.debug.Load() {
 				n, loaded := c.writePaths.LoadOrStore(r.Method+" "+r.URL.Path, new(atomic.Int64))
 				n.(*atomic.Int64).Add(1)
-				if !loaded && r.GetBody != nil {
+				if !loaded && !c.quiet && r.GetBody != nil {
 					if b, err := r.GetBody(); err == nil {
 						data, _ := io.ReadAll(b)
 						fmt.Printf("   steady write body %s %s\n", r.URL.Path, data)
@@ -174,6 +180,16 @@ func run(o options) error {
 		}
 	}
 
+	var preloads []preloadResult
+	if o.preload && slices.ContainsFunc(selected, func(w workload) bool { return w.name() == "postgres" }) {
+		fmt.Printf(">> preload postgres, N=%d\n", o.n)
+		p, err := preload(ctx, cfg, c, o)
+		if err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+		preloads = append(preloads, p)
+	}
+
 	counter := &apiCounter{}
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Wrap(counter.wrap)
@@ -189,7 +205,7 @@ func run(o options) error {
 	}
 	go func() { _ = mgr.Start(ctx) }()
 
-	rep := report{UnrelatedSecrets: o.secrets}
+	rep := report{UnrelatedSecrets: o.secrets, Preload: preloads}
 	for _, w := range selected {
 		fmt.Printf(">> workload %s, N=%d\n", w.name(), o.n)
 		res, err := measure(ctx, c, counter, w, o)
@@ -386,11 +402,16 @@ func deleteAll(ctx context.Context, c client.Client, objs []client.Object, timeo
 }
 
 func isReady(obj client.Object) bool {
-	m, ok := obj.(managed.Object)
-	if !ok {
+	var conds []metav1.Condition
+	switch m := obj.(type) {
+	case managed.Object:
+		conds = m.ManagedStatus().Conditions
+	case interface{ CommonStatus() *common.ServerStatus }:
+		conds = m.CommonStatus().Conditions
+	default:
 		return false
 	}
-	for _, c := range m.ManagedStatus().Conditions {
+	for _, c := range conds {
 		if c.Type == managed.ConditionReady && c.Status == metav1.ConditionTrue {
 			return true
 		}
@@ -467,6 +488,7 @@ func print(rep report) {
 			fmt.Printf("drift repair %-10s %-28s %.1f s\n", r.Workload, name, s)
 		}
 	}
+	printPreload(rep.Preload)
 	fmt.Printf("heap growth from %d unrelated Secrets: %.2f MiB\n", rep.UnrelatedSecrets, rep.SecretsHeapMiB)
 	printOperationLatency()
 }

@@ -42,6 +42,16 @@ func (w *pgWorkload) name() string        { return "postgres" }
 func (w *pgWorkload) maxConnections() int { return pgMaxConns }
 
 func (w *pgWorkload) setup(ctx context.Context, c client.Client) (string, error) {
+	ns, err := w.provision(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	return ns, waitServerReady(ctx, c, &sqlv1.DatabaseServer{}, client.ObjectKey{Namespace: ns, Name: "pg"})
+}
+
+// provision starts PostgreSQL and creates the namespace, the admin Secret and
+// the DatabaseServer, without waiting for an operator.
+func (w *pgWorkload) provision(ctx context.Context, c client.Client) (string, error) {
 	var err error
 	if w.pg, err = harness.StartPostgres(ctx); err != nil {
 		return "", err
@@ -76,22 +86,7 @@ func (w *pgWorkload) setup(ctx context.Context, c client.Client) (string, error)
 			return "", err
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		srv := &sqlv1.DatabaseServer{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pg"}, srv); err != nil {
-			return "", err
-		}
-		for _, cond := range srv.Status.Conditions {
-			if cond.Type == "Ready" && cond.Status == metav1.ConditionTrue {
-				return ns, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("server not Ready: %+v", srv.Status.Conditions)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return ns, nil
 }
 
 // floor is what a careful hand-written script does for the same end state:

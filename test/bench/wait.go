@@ -9,6 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/backend-operator/backend-operator/internal/managed"
 )
 
 // createAll creates objs with a few workers, as an apply of a directory or a
@@ -24,6 +27,9 @@ type readiness struct {
 	mu      sync.Mutex
 	ready   map[string]bool
 	changed chan struct{}
+	// readyAt is when each object was first seen Ready; claimedAt when it was
+	// first seen with the operator's finalizer (its first reconcile).
+	readyAt, claimedAt map[string]time.Time
 }
 
 func readinessKey(kind, name string) string { return kind + "/" + name }
@@ -31,7 +37,8 @@ func readinessKey(kind, name string) string { return kind + "/" + name }
 // watchReadiness starts watching the kinds of objs in ns until ctx ends.
 // Start it before creating the objects.
 func watchReadiness(ctx context.Context, c client.WithWatch, ns string, objs []client.Object) (*readiness, error) {
-	r := &readiness{ready: map[string]bool{}, changed: make(chan struct{}, 1)}
+	r := &readiness{ready: map[string]bool{}, changed: make(chan struct{}, 1),
+		readyAt: map[string]time.Time{}, claimedAt: map[string]time.Time{}}
 	kinds := map[string]client.ObjectList{}
 	for _, o := range objs {
 		gvk, err := apiutil.GVKForObject(o, c.Scheme())
@@ -67,8 +74,16 @@ func (r *readiness) follow(ctx context.Context, c client.WithWatch, kind string,
 			if !ok {
 				continue
 			}
+			key := readinessKey(kind, obj.GetName())
+			now := time.Now()
 			r.mu.Lock()
-			r.ready[readinessKey(kind, obj.GetName())] = ev.Type != watch.Deleted && isReady(obj)
+			r.ready[key] = ev.Type != watch.Deleted && isReady(obj)
+			if _, ok := r.readyAt[key]; !ok && r.ready[key] {
+				r.readyAt[key] = now
+			}
+			if _, ok := r.claimedAt[key]; !ok && controllerutil.ContainsFinalizer(obj, managed.Finalizer) {
+				r.claimedAt[key] = now
+			}
 			r.mu.Unlock()
 			select {
 			case r.changed <- struct{}{}:
