@@ -128,6 +128,8 @@ func startOperator(ctx context.Context, cfg *rest.Config, counter *apiCounter, o
 func preload(ctx context.Context, cfg *rest.Config, c client.WithWatch, o options) (preloadResult, error) {
 	w := &pgWorkload{namespace: "bench-preload"}
 	defer w.close()
+	phase := time.Now()
+	defer func() { fmt.Printf("   preload phase took %.1f s\n", time.Since(phase).Seconds()) }()
 	res := preloadResult{Workload: w.name(), N: o.n}
 	ns, err := w.provision(ctx, c)
 	if err != nil {
@@ -262,7 +264,9 @@ func preload(ctx context.Context, cfg *rest.Config, c client.WithWatch, o option
 	// so that the bench's own operator does not retry it against a stopped
 	// PostgreSQL.
 	fmt.Println("   cleanup")
-	if err := deleteAll(ctx, c, append(objs, server), o.timeout); err != nil {
+	if err := deleteAll(ctx, c, objs, o.timeout); err != nil {
+		fmt.Printf("   cleanup incomplete: %v\n", err)
+	} else if err := deleteAll(ctx, c, []client.Object{server}, o.timeout); err != nil {
 		fmt.Printf("   cleanup incomplete: %v\n", err)
 	}
 	return res, nil
