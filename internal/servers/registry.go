@@ -1,10 +1,12 @@
 package servers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 )
@@ -15,6 +17,9 @@ import (
 type Registry[C port.Server] struct {
 	mu sync.Mutex
 	m  map[string]entry[C]
+	// opened is closed (and replaced) whenever a client is opened, waking
+	// WaitFor.
+	opened chan struct{}
 }
 
 type entry[C any] struct {
@@ -46,6 +51,10 @@ func (r *Registry[C]) Ensure(key, fingerprint string, open func() (C, error)) (C
 		return c, err
 	}
 	r.m[key] = entry[C]{fingerprint: fingerprint, client: c}
+	if r.opened != nil {
+		close(r.opened)
+		r.opened = nil
+	}
 	return c, nil
 }
 
@@ -55,6 +64,34 @@ func (r *Registry[C]) Get(key string) (C, bool) {
 	defer r.mu.Unlock()
 	e, ok := r.m[key]
 	return e.client, ok
+}
+
+// WaitFor returns the client for server key, waiting up to max (or until
+// ctx ends) for a server reconciler to open it. It reports false when none
+// was opened in time.
+func (r *Registry[C]) WaitFor(ctx context.Context, key string, max time.Duration) (C, bool) {
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		e, ok := r.m[key]
+		if ok {
+			r.mu.Unlock()
+			return e.client, true
+		}
+		if r.opened == nil {
+			r.opened = make(chan struct{})
+		}
+		opened := r.opened
+		r.mu.Unlock()
+		select {
+		case <-opened:
+		case <-ctx.Done():
+			return e.client, false
+		case <-timer.C:
+			return e.client, false
+		}
+	}
 }
 
 // Drop closes and forgets the client for server key.

@@ -3,6 +3,7 @@ package servers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,9 +47,17 @@ func Resolve[T Object, C port.Server](ctx context.Context, c client.Client, clie
 		}
 		return none, managed.Wait(managed.ReasonServerNotReady, msg)
 	}
-	cl, ok := clients.Get(obj.ServerKey())
+	// Ready by its status but not connected in this process yet (the
+	// operator just started, or failed over): the server reconciler is
+	// opening it, so wait for that rather than report a Ready object as
+	// not Ready for a retry interval.
+	cl, ok := clients.WaitFor(ctx, obj.ServerKey(), ConnectWait)
 	if !ok {
 		return none, managed.Wait(managed.ReasonServerNotReady, fmt.Sprintf("%s %q is connecting", kind, name))
 	}
 	return cl, nil
 }
+
+// ConnectWait is how long Resolve waits for a Ready server's client to be
+// opened in this process before reporting it as connecting.
+var ConnectWait = 10 * time.Second
