@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -217,6 +219,15 @@ func TestRotationSurvivesCrashes(t *testing.T) {
 		for _, old := range l.seen {
 			if string(old["password"]) != string(final["password"]) {
 				l.f.G.Expect(l.e.use(l.f.Ctx, old)).To(MatchError(errLogin), "%s: a retired credential still logs in", l.e.name)
+			}
+		}
+		// Every rotation overlapped: none fell back to InPlace because the
+		// engine was asked before it knew what it is (a fresh connection).
+		var events eventsv1.EventList
+		l.f.G.Expect(k8s.List(l.f.Ctx, &events, client.InNamespace(l.f.NS))).To(Succeed())
+		for _, ev := range events.Items {
+			if ev.Reason == "RotationStarted" && strings.Contains(ev.Note, "with InPlace") {
+				t.Errorf("%s: a rotation ran in place: %s", l.e.name, ev.Note)
 			}
 		}
 		t.Logf("%s: %d rotations completed across %d operator crashes", l.e.name, l.u.Login().Rotation.Rotations, rounds)

@@ -386,8 +386,13 @@ func (e databases) Delete(ctx context.Context, spec sqlengine.DatabaseSpec) erro
 
 // Validate checks names, host, limits and grants for the server's flavor
 // (MySQL's stricter limits until the flavor is known).
-func (e users) Validate(_ context.Context, spec sqlengine.UserSpec) error {
-	mariadb := e.knownMariaDB()
+func (e users) Validate(ctx context.Context, spec sqlengine.UserSpec) error {
+	// The flavor decides the rules here and the overlap a rotation may use
+	// (Overlaps): learn it first, once per connected server.
+	mariadb, err := e.isMariaDB(ctx)
+	if err != nil {
+		return err
+	}
 	maxUser := maxUserCharsMySQL
 	if mariadb {
 		maxUser = maxUserCharsMariaDB
