@@ -218,7 +218,7 @@ func (l *login[S]) start(ctx context.Context, existing *corev1.Secret) error {
 
 // refPassword reads spec.passwordSecretRef's password.
 func (l *login[S]) refPassword(ctx context.Context) (string, error) {
-	p, err := LoadPassword(ctx, l.d.Client, l.d.Reader, l.u, l.u.ConnectionSecretName(), l.u.PasswordRef())
+	p, err := referencedPassword(ctx, l.d.Reader, l.u.GetNamespace(), l.u.PasswordRef())
 	return p.Value, err
 }
 
@@ -256,7 +256,7 @@ func (l *login[S]) advance(ctx context.Context) error {
 		l.soon(next)
 		return err
 	}
-	return l.stage(ctx, why, next)
+	return l.stage(ctx, why)
 }
 
 // retireNow decides whether the previous credential goes now.
@@ -336,7 +336,7 @@ func (l *login[S]) due(ctx context.Context) (string, time.Duration, error) {
 
 // stage stores the next credential; the Apply that follows sets it on the
 // server beside the current one.
-func (l *login[S]) stage(ctx context.Context, why string, _ time.Duration) error {
+func (l *login[S]) stage(ctx context.Context, why string) error {
 	rot := l.rot
 	st := &rot.st
 	next := otherSlot(st.Active)

@@ -117,22 +117,12 @@ func LoadPassword(ctx context.Context, c client.Client, r client.Reader, owner c
 	if err != nil {
 		return Password{}, err
 	}
-	p := Password{Existing: existing}
 	if ref != nil {
-		src, err := ReadSecret(ctx, r, owner.GetNamespace(), ref.Name)
-		if err != nil {
-			return Password{}, err
-		}
-		key := ref.Key
-		if key == "" {
-			key = "password"
-		}
-		if len(src.Data[key]) == 0 {
-			return Password{}, Wait(ReasonSecretInvalid, fmt.Sprintf("password Secret %q has no key %q", ref.Name, key))
-		}
-		p.Value, p.Version = string(src.Data[key]), "secret/"+ref.Name+"@"+src.ResourceVersion
-		return p, nil
+		p, err := referencedPassword(ctx, r, owner.GetNamespace(), ref)
+		p.Existing = existing
+		return p, err
 	}
+	p := Password{Existing: existing}
 	if existing != nil && len(existing.Data["password"]) > 0 {
 		p.Value, p.Version = string(existing.Data["password"]), GeneratedVersion(existing)
 		return p, nil
@@ -141,6 +131,23 @@ func LoadPassword(ctx context.Context, c client.Client, r client.Reader, owner c
 		return Password{}, err
 	}
 	return p, nil
+}
+
+// referencedPassword reads the password ref names (default key password)
+// from a Secret in namespace ns, with the Secret's version.
+func referencedPassword(ctx context.Context, r client.Reader, ns string, ref *common.SecretKeyReference) (Password, error) {
+	src, err := ReadSecret(ctx, r, ns, ref.Name)
+	if err != nil {
+		return Password{}, err
+	}
+	key := ref.Key
+	if key == "" {
+		key = "password"
+	}
+	if len(src.Data[key]) == 0 {
+		return Password{}, Wait(ReasonSecretInvalid, fmt.Sprintf("password Secret %q has no key %q", ref.Name, key))
+	}
+	return Password{Value: string(src.Data[key]), Version: "secret/" + ref.Name + "@" + src.ResourceVersion}, nil
 }
 
 // GeneratedVersion is the password version of a generated password stored in s.

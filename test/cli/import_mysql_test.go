@@ -47,7 +47,7 @@ func mariaState(t *testing.T, accounts ...[2]string) string {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "%s@%s max=%d ssl=%q\n", a[0], a[1], conns, ssl)
-		grants := query(t, db, fmt.Sprintf("SHOW GRANTS FOR '%s'@'%s'", a[0], a[1]))
+		grants := query(t, db, "SHOW GRANTS FOR "+sqlString(a[0])+"@"+sqlString(a[1]))
 		for _, g := range grants {
 			// The password hash is the one thing adoption may set (to the
 			// same password here); the grants are compared without it.
@@ -148,4 +148,9 @@ func TestImportMySQL(t *testing.T) {
 	if after := mariaState(t, accounts...); after != before {
 		t.Errorf("adoption changed the server:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// sqlString is s as a MySQL string literal: SHOW GRANTS takes no placeholders.
+func sqlString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
