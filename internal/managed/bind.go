@@ -49,6 +49,9 @@ func (b *Bound[S]) NextCheck() time.Duration {
 // ObserveLive makes the next Observe read the server itself.
 func (b *Bound[S]) ObserveLive() { b.Mode = snapshot.Live }
 
+// FromSnapshot reports whether Observe may answer from a server snapshot.
+func (b *Bound[S]) FromSnapshot() bool { return b.Mode == snapshot.Cached }
+
 // Engine names the backend for metrics.
 func (b *Bound[S]) Engine() string { return b.EngineName }
 

@@ -54,6 +54,10 @@ type Options struct {
 	// StatusGrace is the time left after BackendTimeout to write the status
 	// that explains the outcome, a hung backend included (default 10s).
 	StatusGrace time.Duration
+	// Shard is the shard this instance reconciles (internal/shard). The
+	// cache already holds only its objects; a server loop uses it to write
+	// only the status of its own shard's servers.
+	Shard string
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -194,6 +198,13 @@ func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Resu
 		return r.report(ctx, obj, err)
 	}
 	obs, err := r.observe(ctx, ext)
+	if err == nil && (!obs.Exists || len(obs.Drift) > 0) && fromSnapshot(ext) {
+		// A snapshot finds drift; the server itself decides the write. The
+		// snapshot may predate another instance's write (a shard the object
+		// just left) as well as the drift.
+		ext.(interface{ ObserveLive() }).ObserveLive()
+		obs, err = r.observe(ctx, ext)
+	}
 	if err != nil {
 		return r.report(ctx, obj, err)
 	}
@@ -355,6 +366,16 @@ func (r *Reconciler[T, L]) observe(ctx context.Context, ext External) (Observati
 	obs, err := ext.Observe(ctx)
 	metrics.ObserveOperation(ext.Engine(), "observe", start, err)
 	return obs, err
+}
+
+// fromSnapshot reports whether ext observes from a server snapshot and can
+// be made to read the server itself.
+func fromSnapshot(ext External) bool {
+	s, ok := ext.(interface {
+		FromSnapshot() bool
+		ObserveLive()
+	})
+	return ok && s.FromSnapshot()
 }
 
 func (r *Reconciler[T, L]) apply(ctx context.Context, ext External) error {

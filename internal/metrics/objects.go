@@ -56,9 +56,11 @@ func ObjectDrifted(kind, namespace, name string) {
 // knows and that has a Ready condition, read from reader (the manager's
 // cache) at scrape time, once elected is closed (the manager's Elected()):
 // only the replica that reconciles reports, and objects that are gone need
-// no cleanup. A later call replaces the earlier source (tests build several
+// no cleanup. owns filters the objects reported to those this instance's
+// shard owns (the servers, cached by every shard, are reported once). A
+// later call replaces the earlier source (tests build several
 // managers in one process).
-func CollectObjects(reader client.Reader, scheme *runtime.Scheme, elected <-chan struct{}) {
+func CollectObjects(reader client.Reader, scheme *runtime.Scheme, elected <-chan struct{}, owns func(client.Object) bool) {
 	var lists []schema.GroupVersionKind
 	for gvk := range scheme.AllKnownTypes() {
 		if !strings.HasSuffix(gvk.Group, APIGroupSuffix) || strings.HasSuffix(gvk.Kind, "List") {
@@ -74,7 +76,7 @@ func CollectObjects(reader client.Reader, scheme *runtime.Scheme, elected <-chan
 		}
 	}
 	slices.SortFunc(lists, func(a, b schema.GroupVersionKind) int { return strings.Compare(a.String(), b.String()) })
-	objects.src.Store(&objectSource{reader: reader, scheme: scheme, elected: elected, lists: lists})
+	objects.src.Store(&objectSource{reader: reader, scheme: scheme, elected: elected, lists: lists, owns: owns})
 	objectsMu.Do(func() { crmetrics.Registry.MustRegister(objects) })
 }
 
@@ -83,6 +85,7 @@ type objectSource struct {
 	scheme  *runtime.Scheme
 	elected <-chan struct{}
 	lists   []schema.GroupVersionKind
+	owns    func(client.Object) bool
 }
 
 type objectCollector struct {
@@ -119,7 +122,7 @@ func (c *objectCollector) Collect(ch chan<- prometheus.Metric) {
 		listed[kind] = true
 		_ = meta.EachListItem(list, func(item runtime.Object) error {
 			o, ok := item.(client.Object)
-			if !ok {
+			if !ok || !src.owns(o) {
 				return nil
 			}
 			conds, _ := readyConditions(item)

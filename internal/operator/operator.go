@@ -34,6 +34,8 @@ import (
 	"github.com/backend-operator/backend-operator/internal/credentials"
 	"github.com/backend-operator/backend-operator/internal/managed"
 	"github.com/backend-operator/backend-operator/internal/metrics"
+	"github.com/backend-operator/backend-operator/internal/servers"
+	"github.com/backend-operator/backend-operator/internal/shard"
 )
 
 // Scheme holds every kind the operator reads or writes.
@@ -78,6 +80,10 @@ type Config struct {
 	KeepLeaseOnStop bool
 	// Restartable allows building several managers in one process (tests).
 	Restartable bool
+	// Shard is the shard this instance reconciles (see internal/shard): the
+	// objects labelled backend-operator.dev/shard=Shard, or, when empty, the
+	// objects without that label. Each shard elects its own leader.
+	Shard string
 	// KeepManagedFields keeps metadata.managedFields on cached objects. The
 	// operator never reads them, so by default the cache strips them; the
 	// bench sets this to measure what that saves.
@@ -106,6 +112,13 @@ func BindFlags(fs *flag.FlagSet, cfg *Config) {
 		}
 		return nil
 	})
+	fs.Func("shard", "Reconcile only the objects labelled "+shard.Label+"=NAME, with a leader election of this shard's own (default: only the objects without that label).", func(v string) error {
+		if err := shard.Validate(v); err != nil {
+			return err
+		}
+		cfg.Shard = v
+		return nil
+	})
 	for _, g := range groups {
 		fs.Func(g+"-concurrency", "Objects of each kind of the "+g+" group reconciled at once (default: --concurrency).", func(v string) error {
 			n, err := strconv.Atoi(v)
@@ -127,6 +140,7 @@ var groups = []string{"sql", "cache", "messaging"}
 // group returns the controller options of the kinds of API group g.
 func (cfg Config) group(g string) managed.GroupOptions {
 	o := cfg.Controllers
+	o.Shard = cfg.Shard
 	if n := cfg.GroupConcurrency[g]; n > 0 {
 		o.Concurrency = n
 	}
@@ -150,23 +164,33 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err != nil {
 		return nil, err
 	}
+	if err := shard.Validate(cfg.Shard); err != nil {
+		return nil, err
+	}
 	restCfg = rest.CopyConfig(restCfg)
+	// The user agent names the writer in managedFields: which shard wrote.
+	restCfg.UserAgent = shard.FieldManager(cfg.Shard) + "/" + rest.DefaultKubernetesUserAgent()
 	if restCfg.QPS == 0 {
 		// No client-side throttling: rely on API Priority and Fairness, as
 		// controller-runtime's own config loader does.
 		restCfg.QPS = -1
 	}
+	scheme := Scheme()
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.NewSelector().Add(*watched)},
+	}
+	for _, obj := range shardedKinds(scheme) {
+		byObject[obj] = cache.ByObject{Label: shard.Selector(cfg.Shard)}
+	}
 	opts := ctrl.Options{
-		Scheme:                        Scheme(),
+		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: cmp.Or(cfg.MetricsAddr, "0")},
 		HealthProbeBindAddress:        cmp.Or(cfg.ProbeAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
-		LeaderElectionID:              "backend-operator.backend-operator.dev",
+		LeaderElectionID:              shard.LeaseName("backend-operator.backend-operator.dev", cfg.Shard),
 		LeaderElectionNamespace:       cfg.LeaderElectionNS,
 		LeaderElectionReleaseOnCancel: !cfg.KeepLeaseOnStop,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(*watched)},
-		}},
+		Cache:                         cache.Options{ByObject: byObject},
 	}
 	if !cfg.KeepManagedFields {
 		// managedFields are often the largest part of a small object's
@@ -194,7 +218,7 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
-	metrics.CollectObjects(mgr.GetCache(), mgr.GetScheme(), mgr.Elected())
+	metrics.CollectObjects(mgr.GetCache(), mgr.GetScheme(), mgr.Elected(), func(o client.Object) bool { return shard.Owns(cfg.Shard, o) })
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -211,4 +235,25 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 		return nil, fmt.Errorf("set up messaging controllers: %w", err)
 	}
 	return mgr, nil
+}
+
+// shardedKinds returns an empty object of every kind of the operator's API
+// groups that shards split: every kind but the servers, which each shard
+// caches whole because its objects connect through them.
+func shardedKinds(s *runtime.Scheme) []client.Object {
+	var objs []client.Object
+	for gvk := range s.AllKnownTypes() {
+		if !strings.HasSuffix(gvk.Group, metrics.APIGroupSuffix) || strings.HasSuffix(gvk.Kind, "List") {
+			continue
+		}
+		obj, err := s.New(gvk)
+		if err != nil {
+			continue
+		}
+		o, ok := obj.(client.Object)
+		if _, server := obj.(servers.Object); ok && !server {
+			objs = append(objs, o)
+		}
+	}
+	return objs
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/managed"
+	"github.com/backend-operator/backend-operator/internal/shard"
 )
 
 // ReasonConnected: the server answered and the admin login authenticated.
@@ -104,7 +105,8 @@ func Setup[T Object, C port.Server](ctx context.Context, mgr ctrl.Manager, k Kin
 	}
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), k, clients, opts.Options)
 	return ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(k.Name)).
-		For(k.NewObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A label change can move the server to another shard's report.
+		For(k.NewObj(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managed.MapByIndex(mgr.GetClient(), SecretIndex, managed.NamespacedKey, list))).
 		WithOptions(opts.Controller()).
 		Complete(r)
@@ -125,7 +127,9 @@ func secretKeys(obj Object) []string {
 	return keys
 }
 
-// Reconcile connects to the server and records what it found. The connect
+// Reconcile connects to the server and records what it found, in status
+// and events when the server belongs to this instance's shard (every shard
+// connects; one reports). The connect
 // gets the backend timeout; the status write always gets its grace after it.
 func (r *Reconciler[T, C]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.BackendTimeout+r.opts.StatusGrace)
@@ -151,6 +155,14 @@ func (r *Reconciler[T, C]) Reconcile(ctx context.Context, req reconcile.Request)
 		err = backenderr.New(backenderr.ReasonUnavailable, fmt.Sprintf("the server did not answer within %s", r.opts.BackendTimeout), err)
 	}
 	bcancel()
+	if !shard.Owns(r.opts.Shard, obj) {
+		// Another shard reports this server; this one only needs its client.
+		if err != nil {
+			log.FromContext(ctx).Info("server not connected in this shard", "error", err.Error())
+			return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval*2, 0.2)}, nil
+		}
+		return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.PollInterval, 0.2)}, nil
+	}
 	st := obj.CommonStatus()
 	prev := meta.FindStatusCondition(st.Conditions, managed.ConditionReady)
 	var result reconcile.Result

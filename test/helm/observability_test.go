@@ -112,7 +112,7 @@ spec: {serverRef: {name: none}}
 			t.Fatal(err)
 		}
 	}
-	metrics.CollectObjects(kc, operator.Scheme(), closed())
+	metrics.CollectObjects(kc, operator.Scheme(), closed(), all)
 	fams, err := crmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +131,9 @@ spec: {serverRef: {name: none}}
 	}
 	return names
 }
+
+// all owns every object: an unsharded instance's view.
+func all(client.Object) bool { return true }
 
 func closed() chan struct{} {
 	c := make(chan struct{})
@@ -279,11 +282,11 @@ spec: {serverRef: {kind: ClusterDatabaseServer, name: metric-pg}}
 	metrics.ObjectDrifted("Database", "ready-metric", "deleted-since")
 
 	// Not elected: nothing.
-	metrics.CollectObjects(kc, operator.Scheme(), make(chan struct{}))
+	metrics.CollectObjects(kc, operator.Scheme(), make(chan struct{}), all)
 	if got := gather(t, "backend_operator_object_ready", "ready-metric", "metric-pg"); len(got) != 0 {
 		t.Errorf("a replica that is not the leader reports %v", got)
 	}
-	metrics.CollectObjects(kc, operator.Scheme(), closed())
+	metrics.CollectObjects(kc, operator.Scheme(), closed(), all)
 	want := []string{
 		"group=sql.backend-operator.dev kind=ClusterDatabaseServer name=metric-pg namespace= reason=Connected = 1",
 		"group=sql.backend-operator.dev kind=Database name=fresh namespace=ready-metric reason=NoCondition = 0",
