@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,7 +57,7 @@ func OnServers[T Object](serverKey func(obj T) string, kinds ...client.Object) [
 		deps = append(deps, Dependency[T]{Watch: k, Index: ".spec.serverKey",
 			Keys:    func(obj T) []string { return []string{serverKey(obj)} },
 			Key:     func(o client.Object) string { return o.(interface{ ServerKey() string }).ServerKey() },
-			Changed: serverChanged})
+			Changed: ReadyChanged})
 	}
 	return deps
 }
@@ -85,7 +86,10 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 	b := ctrl.NewControllerManagedBy(mgr).Named(strings.ToLower(w.Name)).
 		For(w.NewObj(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, onDemand)))
 	if w.OwnsSecrets {
-		b = b.Owns(&corev1.Secret{})
+		// An edit or a deletion of a Secret an object controls wakes it; its
+		// creation does not: the object itself just created it (or, at
+		// start-up, is listed itself), so that reconcile would find nothing.
+		b = b.Owns(&corev1.Secret{}, builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}))
 	}
 	indexed := map[string]bool{}
 	for _, d := range w.DependsOn {
@@ -119,20 +123,26 @@ var onDemand = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 }, CreateFunc: func(event.CreateEvent) bool { return false }, DeleteFunc: func(event.DeleteEvent) bool { return false },
 	GenericFunc: func(event.GenericEvent) bool { return false }}
 
-// serverChanged passes a server update that its dependents care about: a
-// new generation, or a Ready condition whose status or reason changed. A
-// status refresh that changes neither (usage figures, a version string)
-// wakes nobody.
-func serverChanged(old, new client.Object) bool {
+// ReadyChanged passes an update of a server or managed object that its
+// dependents care about: a new generation, or a Ready condition whose status
+// or reason changed. A finalizer added, a status refresh that changes
+// neither (usage figures, a version string, a drift check) wakes nobody.
+// Use it as a Dependency's Changed.
+func ReadyChanged(old, new client.Object) bool {
 	if old.GetGeneration() != new.GetGeneration() {
 		return true
 	}
 	ready := func(o client.Object) string {
-		s, ok := o.(interface{ CommonStatus() *common.ServerStatus })
-		if !ok {
+		var conds []metav1.Condition
+		switch s := o.(type) {
+		case interface{ CommonStatus() *common.ServerStatus }:
+			conds = s.CommonStatus().Conditions
+		case Object:
+			conds = s.ManagedStatus().Conditions
+		default:
 			return "?"
 		}
-		c := meta.FindStatusCondition(s.CommonStatus().Conditions, ConditionReady)
+		c := meta.FindStatusCondition(conds, ConditionReady)
 		if c == nil {
 			return ""
 		}

@@ -141,7 +141,8 @@ func onVhost[T sharedObject](vhost func(T) string) managed.Dependency[T] {
 		Key: func(o client.Object) string {
 			v := o.(*msgv1.Vhost)
 			return v.Spec.ServerRef.Key(v.Namespace) + "/" + v.BackendName()
-		}}
+		},
+		Changed: managed.ReadyChanged}
 }
 
 // onEntity wakes bindings when the exchange or queue they name changes.
@@ -159,7 +160,8 @@ func onEntity(watch client.Object) managed.Dependency[*msgv1.Binding] {
 				return e.Spec.ServerRef.Key(e.Namespace) + "/" + e.Spec.VhostName() + "/queue/" + e.BackendName()
 			}
 			return ""
-		}}
+		},
+		Changed: managed.ReadyChanged}
 }
 
 // onStream wakes consumers when the Stream object of their stream changes
@@ -172,5 +174,6 @@ func onStream() managed.Dependency[*msgv1.Consumer] {
 		Key: func(o client.Object) string {
 			s := o.(*msgv1.Stream)
 			return s.Spec.ServerRef.Key(s.Namespace) + "/" + s.BackendName()
-		}}
+		},
+		Changed: managed.ReadyChanged}
 }

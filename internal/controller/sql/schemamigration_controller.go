@@ -208,7 +208,7 @@ func migrationWiring(c client.Client, reader client.Reader, engines *Engines) ma
 			NewList:   func() *sqlv1.SchemaMigrationList { return &sqlv1.SchemaMigrationList{} },
 			Connector: managed.ConnectorFunc[*sqlv1.SchemaMigration](migrationConnector{client: c, reader: reader, engines: engines}.Connect)},
 		DependsOn: []managed.Dependency[*sqlv1.SchemaMigration]{
-			{Watch: &sqlv1.Database{}, Index: migrationDatabaseIndex, Key: managed.NamespacedKey,
+			{Watch: &sqlv1.Database{}, Index: migrationDatabaseIndex, Key: managed.NamespacedKey, Changed: managed.ReadyChanged,
 				Keys: func(m *sqlv1.SchemaMigration) []string { return []string{m.Namespace + "/" + m.Spec.DatabaseRef.Name} }},
 			{Watch: &corev1.ConfigMap{}, MetadataOnly: true, Index: migrationConfigMapIndex, Key: managed.NamespacedKey,
 				Keys: func(m *sqlv1.SchemaMigration) []string {

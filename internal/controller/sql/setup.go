@@ -52,7 +52,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *Engines, opts managed
 					}
 					return keys
 				},
-				Key: func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() }}),
+				Key:     func(o client.Object) string { return o.(*sqlv1.Database).ClaimKey() },
+				Changed: managed.ReadyChanged}),
 	}, opts)
 }
 
