@@ -76,6 +76,15 @@ type fake struct {
 	connect                          func() error
 	validate, apply, delete, publish func(context.Context) error
 	observe                          func(context.Context) (managed.Observation, error)
+	// snapshot: observations come from a server snapshot until ObserveLive.
+	snapshot, live bool
+}
+
+// FromSnapshot and ObserveLive are the snapshot hooks managed.Bound has.
+func (f *fake) FromSnapshot() bool { return f.snapshot && !f.live }
+func (f *fake) ObserveLive() {
+	f.record("observe live")
+	f.live = true
 }
 
 func (f *fake) record(call string) {
@@ -447,5 +456,31 @@ func TestStaleCacheAfterCreate(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"connect", "validate", "observe", "publish"}, h.fake.Calls()); diff != "" {
 		t.Errorf("backend calls on the second pass (-want +got):\n%s", diff)
+	}
+}
+
+// TestSnapshotDriftIsConfirmedLive: a steady object whose server snapshot
+// shows it missing (a snapshot older than another instance's write: a shard
+// the object just left) is read from the server itself before anything is
+// written; the server has it, so nothing is created again or announced.
+func TestSnapshotDriftIsConfirmedLive(t *testing.T) {
+	h := newHarness(t, cached, fastOpts)
+	d := h.create("db")
+	if _, err := h.reconcile(d); err != nil {
+		t.Fatal(err)
+	}
+	h.waitCached(h.get(d))
+	h.fake.calls, h.fake.snapshot = nil, true
+	h.fake.observe = func(context.Context) (managed.Observation, error) {
+		return managed.Observation{Exists: h.fake.live}, nil
+	}
+	if _, err := h.reconcile(d); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"connect", "validate", "observe", "observe live", "observe", "publish"}, h.fake.Calls()); diff != "" {
+		t.Errorf("backend calls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"Normal Created"}, h.events.Events()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
