@@ -42,7 +42,12 @@ type Reasoned struct {
 	// Announce emits a Warning event for a Wait error too, when its reason
 	// is new: a state a person must act on.
 	Announce bool
-	Err      error
+	// Pending marks a Wait on another object this operator is about to
+	// create (a Database a grant names, not reconciled yet): the first such
+	// wait of an object that has no Ready condition yet writes no status,
+	// since the other object's Ready change wakes it (see Pending).
+	Pending bool
+	Err     error
 }
 
 func (e *Reasoned) Error() string {
@@ -62,6 +67,16 @@ func Fail(reason, message string, err error) error {
 // Wait returns a Reasoned error for a state that is polled, not retried.
 func Wait(reason, message string) error {
 	return &Reasoned{Reason: reason, Message: message, Wait: true}
+}
+
+// Pending returns a Wait error for an object whose dependency is another
+// object of this operator that has not been reconciled yet. Its first such
+// wait, while the object has no Ready condition, writes nothing: no status
+// that the dependency's Ready change (which wakes the object) would
+// overwrite a moment later. A wait that lasts past the wait interval is
+// reported like any Wait.
+func Pending(reason, message string) error {
+	return &Reasoned{Reason: reason, Message: message, Wait: true, Pending: true}
 }
 
 // Invalid returns a terminal InvalidSpec error.

@@ -92,6 +92,8 @@ type Reconciler[T Object, L client.ObjectList] struct {
 	// observeRequests remembers each object's last observe annotation value,
 	// so that a new one forces a live observation (see ObserveAnnotation).
 	observeRequests sync.Map
+	// pending holds the objects that had their one quiet Pending wait.
+	pending sync.Map
 }
 
 // NewReconciler returns the loop for kind k. c is the manager's (cached)
@@ -149,8 +151,7 @@ func (r *Reconciler[T, L]) get(ctx context.Context, key client.ObjectKey) (T, bo
 	obj := r.kind.NewObj()
 	if err := r.client.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.versions.forget(key)
-			r.observeRequests.Delete(key)
+			r.forget(key)
 			return none, false, nil
 		}
 		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
@@ -160,14 +161,20 @@ func (r *Reconciler[T, L]) get(ctx context.Context, key client.ObjectKey) (T, bo
 	}
 	if err := r.reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.versions.forget(key)
-			r.observeRequests.Delete(key)
+			r.forget(key)
 			return none, false, nil
 		}
 		return none, false, fmt.Errorf("get %s: %w", r.kind.Name, err)
 	}
 	r.versions.saw(key, obj.GetResourceVersion())
 	return obj, true, nil
+}
+
+// forget drops what the loop remembers of an object that is gone.
+func (r *Reconciler[T, L]) forget(key client.ObjectKey) {
+	r.versions.forget(key)
+	r.observeRequests.Delete(key)
+	r.pending.Delete(key)
 }
 
 // apiError turns a failed API write into a result: a conflict (someone else
@@ -280,6 +287,7 @@ func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, messa
 	}
 	setReady(obj, metav1.ConditionTrue, ReasonAvailable, message)
 	meta.RemoveStatusCondition(&obj.ManagedStatus().Conditions, ConditionStalled)
+	r.pending.Delete(client.ObjectKeyFromObject(obj))
 	obj.ManagedStatus().ObservedGeneration = obj.GetGeneration()
 	after := wait.Jitter(r.opts.PollInterval, 0.2)
 	if n, ok := ext.(interface{ NextCheck() time.Duration }); ok {
@@ -315,8 +323,7 @@ func (r *Reconciler[T, L]) finalize(ctx context.Context, obj T) (reconcile.Resul
 	if err := r.client.Update(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return r.apiError(ctx, fmt.Errorf("remove finalizer: %w", err))
 	}
-	r.versions.forget(client.ObjectKeyFromObject(obj))
-	r.observeRequests.Delete(client.ObjectKeyFromObject(obj))
+	r.forget(client.ObjectKeyFromObject(obj))
 	return reconcile.Result{}, nil
 }
 
@@ -412,6 +419,15 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 	c := classify(err)
 	st := obj.ManagedStatus()
 	prev := meta.FindStatusCondition(st.Conditions, ConditionReady)
+	if c.Pending && prev == nil {
+		if _, waited := r.pending.LoadOrStore(client.ObjectKeyFromObject(obj), true); !waited {
+			// Without a Ready condition no reconcile has written the status
+			// yet: leave it as found, so that nothing is written.
+			st.BackendName = ""
+			log.FromContext(ctx).V(1).Info("waiting for another object", "reason", c.Reason, "detail", c.Message)
+			return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval, 0.2)}, nil
+		}
+	}
 	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && !c.Announce)
 	setReady(obj, metav1.ConditionFalse, c.Reason, c.Message)
 	if stalled(c) {

@@ -484,3 +484,31 @@ func TestSnapshotDriftIsConfirmedLive(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// TestPendingWaitsQuietlyOnce: an object waiting on another object the
+// operator has not reconciled yet writes nothing the first time (no status,
+// no finalizer, nothing on the backend); a second wait is reported.
+func TestPendingWaitsQuietlyOnce(t *testing.T) {
+	h := newHarness(t, cached, fastOpts)
+	h.fake.validate = func(context.Context) error {
+		return managed.Pending(backenderr.ReasonDependencyMissing, "waiting for Database x/y")
+	}
+	d := h.create("db")
+	res, err := h.reconcile(d)
+	if err != nil || res.RequeueAfter == 0 {
+		t.Fatalf("first wait: %v, %+v; want a requeue", err, res)
+	}
+	got := h.get(d)
+	if r := ready(got); r != "none" || got.ResourceVersion != d.ResourceVersion {
+		t.Errorf("first wait wrote the object: Ready %q, resourceVersion %s -> %s", r, d.ResourceVersion, got.ResourceVersion)
+	}
+	if _, err := h.reconcile(d); err != nil {
+		t.Fatal(err)
+	}
+	if r := ready(h.get(d)); r != "False DependencyMissing" {
+		t.Errorf("second wait: Ready %q, want False DependencyMissing", r)
+	}
+	if diff := cmp.Diff([]string{"connect", "validate", "connect", "validate"}, h.fake.Calls()); diff != "" {
+		t.Errorf("backend calls (-want +got):\n%s", diff)
+	}
+}

@@ -2,8 +2,13 @@ package sql
 
 import (
 	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
+	"github.com/backend-operator/backend-operator/internal/backend/backenderr"
 	"github.com/backend-operator/backend-operator/internal/backend/port"
 	"github.com/backend-operator/backend-operator/internal/backend/sqlengine"
 	"github.com/backend-operator/backend-operator/internal/credentials"
@@ -51,7 +56,10 @@ func (c userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (mana
 			return err
 		}
 		// The spec alone first: a bad grant is reported before any Secret is read.
-		return users.Validate(ctx, b.Spec)
+		if err := users.Validate(ctx, b.Spec); err != nil {
+			return err
+		}
+		return databasesPending(ctx, c.secrets.Client, u)
 	}
 	db := ""
 	if len(u.Spec.Grants) > 0 {
@@ -66,4 +74,25 @@ func (c userConnector) Connect(ctx context.Context, u *sqlv1.DatabaseUser) (mana
 				Password: c.Password, Database: c.Database, URI: c.URI, JDBCURL: c.JDBCURL}
 		}})
 	return b, nil
+}
+
+// databasesPending returns a managed.Pending error when a database u's
+// grants name is claimed by a Database object not reconciled yet (one the
+// operator is about to create: an install over existing manifests, an apply
+// of a directory), so that u waits for it instead of failing its grant
+// against the server first. The Database's Ready change wakes u.
+func databasesPending(ctx context.Context, c client.Reader, u *sqlv1.DatabaseUser) error {
+	for _, g := range u.Spec.Grants {
+		var dbs sqlv1.DatabaseList
+		if err := c.List(ctx, &dbs, client.MatchingFields{managed.ClaimIndex: u.Spec.ServerRef.Key(u.Namespace) + "/" + g.Database}); err != nil {
+			return fmt.Errorf("list databases: %w", err)
+		}
+		for _, d := range dbs.Items {
+			if meta.FindStatusCondition(d.Status.Conditions, managed.ConditionReady) == nil && d.DeletionTimestamp.IsZero() {
+				return managed.Pending(backenderr.ReasonDependencyMissing, fmt.Sprintf(
+					"waiting for Database %s/%s to create database %q", d.Namespace, d.Name, g.Database))
+			}
+		}
+	}
+	return nil
 }
