@@ -11,12 +11,15 @@ import (
 const clockTicks = 100
 
 // cpuGroups names the processes whose CPU time the bench reports; "bench" is
-// this process: the operator plus the bench's own client.
+// this process: the in-process operator plus the bench's own client;
+// "operator" is the operator binary the scale mode runs.
 var cpuGroups = map[string]string{
 	"kube-apiserver": "apiserver", "etcd": "etcd",
 	"postgres": "backend", "mariadbd": "backend", "redis-server": "backend",
 	// nats-server-<version>, cut to the 15 bytes of a comm.
 	"nats-server": "backend", "nats-server-v2.": "backend",
+	// The operator binary the scale mode runs as a child process.
+	"backend-operato": "operator",
 }
 
 // processCPU returns the CPU seconds used so far by this process and each

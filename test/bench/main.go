@@ -1,7 +1,9 @@
 // Command bench measures the operator end to end: it starts a local control
 // plane and private backends, runs the operator in-process, creates N objects
 // per workload and prints a table (and writes the same figures as JSON).
-// `make bench` runs it; `make bench BENCH_ARGS="-n 1000"` scales it.
+// `make bench` runs it; `make bench BENCH_ARGS="-n 1000"` scales it. The
+// scale mode (-scale N, or -only scale for 10,000) runs the operator binary
+// as a child process over N DatabaseUsers and N CacheUsers, then restarts it.
 package main
 
 import (
@@ -47,7 +49,15 @@ type options struct {
 	debug       bool
 	only        string
 	preload     bool
+	// scale is the scale mode's DatabaseUsers and CacheUsers (each); 0 is
+	// off. scaleNamespaces spreads them.
+	scale           int
+	scaleNamespaces int
 }
+
+// defaultScale is the scale mode's size when -only scale selects it without
+// -scale (issue #15: 10,000 of each kind).
+const defaultScale = 10000
 
 // result holds one workload's figures.
 type result struct {
@@ -56,8 +66,11 @@ type result struct {
 	Objects          int     `json:"objects"`
 	CreateToReadySec float64 `json:"createToReadySeconds"`
 	ObjectsPerSec    float64 `json:"objectsPerSecond"`
-	FloorSec         float64 `json:"floorSeconds"`
-	Ratio            float64 `json:"operatorToFloorRatio"`
+	// AfterLastCreateSec is the live tail: from the return of the last
+	// create call to the last object Ready.
+	AfterLastCreateSec float64 `json:"afterLastCreateSeconds"`
+	FloorSec           float64 `json:"floorSeconds"`
+	Ratio              float64 `json:"operatorToFloorRatio"`
 	// APIFloorSec is the Kubernetes share alone (see apiFloor); APIRatio is
 	// create->Ready over it.
 	APIFloorSec float64 `json:"apiFloorSeconds"`
@@ -85,6 +98,7 @@ type result struct {
 type report struct {
 	Results          []result        `json:"results"`
 	Preload          []preloadResult `json:"preload,omitempty"`
+	Scale            *scaleResult    `json:"scale,omitempty"`
 	SecretsHeapMiB   float64         `json:"unrelatedSecretsHeapDeltaMiB"`
 	UnrelatedSecrets int             `json:"unrelatedSecrets"`
 }
@@ -99,9 +113,14 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 8, "the operator's reconciles per kind at once")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when objects are not Ready by then")
 	flag.BoolVar(&o.debug, "debug", false, "list the API writes seen in the steady state")
-	flag.StringVar(&o.only, "only", "", "comma-separated workloads to run (default: all)")
+	flag.StringVar(&o.only, "only", "", "comma-separated workloads to run (default: all); scale selects the scale mode, which otherwise runs only with -scale")
 	flag.BoolVar(&o.preload, "preload", true, "also measure the preload mode (postgres): objects created before the operator starts, then a restart over them")
+	flag.IntVar(&o.scale, "scale", 0, fmt.Sprintf("also run the scale mode with this many DatabaseUsers and as many CacheUsers (0: off; -only scale alone runs it with %d)", defaultScale))
+	flag.IntVar(&o.scaleNamespaces, "scale-namespaces", 100, "namespaces the scale mode spreads its users over")
 	flag.Parse()
+	if slices.Contains(strings.Split(o.only, ","), "scale") && o.scale == 0 {
+		o.scale = defaultScale
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -170,6 +189,23 @@ func run(o options) error {
 			selected = append(selected, w)
 		}
 	}
+	rep := report{UnrelatedSecrets: o.secrets}
+	// The scale mode runs first, with operator processes of its own, and
+	// cleans up when the in-process operator follows.
+	if o.scale > 0 {
+		fmt.Printf(">> scale, N=%d over %d namespaces\n", o.scale, o.scaleNamespaces)
+		s, err := runScale(ctx, env.KubeConfig, cfg, c, o, len(selected) > 0)
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		rep.Scale = &s
+		if len(selected) == 0 {
+			rep.UnrelatedSecrets = 0
+			print(rep)
+			data, _ := json.MarshalIndent(rep, "", "  ")
+			return os.WriteFile(o.jsonPath, data, 0o644)
+		}
+	}
 	// The API floor runs before the operator starts, which would otherwise
 	// reconcile its objects.
 	apiFloors := map[string]time.Duration{}
@@ -205,7 +241,7 @@ func run(o options) error {
 	}
 	go func() { _ = mgr.Start(ctx) }()
 
-	rep := report{UnrelatedSecrets: o.secrets, Preload: preloads}
+	rep.Preload = preloads
 	for _, w := range selected {
 		fmt.Printf(">> workload %s, N=%d\n", w.name(), o.n)
 		res, err := measure(ctx, c, counter, w, o)
@@ -301,11 +337,13 @@ func measure(ctx context.Context, c client.WithWatch, counter *apiCounter, w wor
 		stopSampling()
 		return res, err
 	}
+	lastCreate := time.Now()
 	if err := ready.wait(ctx, c, objs, o.timeout); err != nil {
 		stopSampling()
 		return res, err
 	}
 	elapsed := time.Since(start)
+	res.AfterLastCreateSec = max(0, ready.lastReady(c, objs).Sub(lastCreate).Seconds())
 	res.CreateCPUSec = cpuDelta(createCPU, processCPU())
 	if countsSessions {
 		n, _ := sc.sessionsOpened(ctx)
@@ -467,11 +505,15 @@ func cpuSeconds() float64 {
 }
 
 func print(rep report) {
+	if len(rep.Results) == 0 {
+		printScale(rep.Scale)
+		return
+	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "\nworkload\tN\tobjects\tcreate->Ready s\tobj/s\tfloor s\tratio\tAPI floor s\tAPI ratio\tpeak conns\tmax conns\tAPI req/obj\tAPI writes/obj\theap MiB\tRSS MiB\tsteady CPU s/min\tsteady queries/min\tsteady API writes\t")
+	fmt.Fprintln(w, "\nworkload\tN\tobjects\tcreate->Ready s\tobj/s\tafter last create s\tfloor s\tratio\tAPI floor s\tAPI ratio\tpeak conns\tmax conns\tAPI req/obj\tAPI writes/obj\theap MiB\tRSS MiB\tsteady CPU s/min\tsteady queries/min\tsteady API writes\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
-			r.Workload, r.N, r.Objects, r.CreateToReadySec, r.ObjectsPerSec, r.FloorSec, r.Ratio, r.APIFloorSec, r.APIRatio, r.PeakConnections, r.MaxConnections,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%.3f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t\n",
+			r.Workload, r.N, r.Objects, r.CreateToReadySec, r.ObjectsPerSec, r.AfterLastCreateSec, r.FloorSec, r.Ratio, r.APIFloorSec, r.APIRatio, r.PeakConnections, r.MaxConnections,
 			r.APIRequestsPerObj, r.APIWritesPerObj, r.HeapMiB, r.RSSMiB, r.SteadyCPUSec, r.SteadyQueriesPerMin, r.SteadyAPIWrites)
 	}
 	_ = w.Flush()
@@ -489,6 +531,7 @@ func print(rep report) {
 		}
 	}
 	printPreload(rep.Preload)
+	printScale(rep.Scale)
 	fmt.Printf("heap growth from %d unrelated Secrets: %.2f MiB\n", rep.UnrelatedSecrets, rep.SecretsHeapMiB)
 	printOperationLatency()
 }

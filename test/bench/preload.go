@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
 	"github.com/backend-operator/backend-operator/internal/operator"
 )
@@ -293,6 +294,8 @@ func kindOf(obj client.Object) string {
 		return "DatabaseUser"
 	case *sqlv1.DatabaseServer:
 		return "DatabaseServer"
+	case *cachev1.CacheUser:
+		return "CacheUser"
 	}
 	return ""
 }

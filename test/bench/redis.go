@@ -121,7 +121,13 @@ func (w *redisWorkload) objects(ns string, n int) []client.Object {
 // connections counts the clients CLIENT LIST shows except the bench's own
 // (named bench-*, the sampler's included).
 func (w *redisWorkload) connections(ctx context.Context) (int, error) {
-	list, err := w.sampler.ClientList(ctx).Result()
+	return operatorClients(ctx, w.sampler)
+}
+
+// operatorClients counts the clients of the server sampler is connected to,
+// except the bench's own (named bench-*, sampler's included).
+func operatorClients(ctx context.Context, sampler *goredis.Client) (int, error) {
+	list, err := sampler.ClientList(ctx).Result()
 	if err != nil {
 		return 0, err
 	}
