@@ -63,6 +63,9 @@ type Engine struct {
 	verdicts  map[verdictKey]verdict
 	// sessions counts connection uses, each one or a few round trips.
 	sessions atomic.Int64
+	// grantLocks holds one mutex per database: privilege changes in one
+	// database run one at a time (see applyPrivileges).
+	grantLocks sync.Map
 }
 
 var _ sqlengine.Engine = (*Engine)(nil)
@@ -874,6 +877,12 @@ func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqlengine.Grant, dbs []string) error {
 	spec := fmt.Sprint(grants)
 	for _, db := range dbs {
+		// GRANT and REVOKE rewrite the database's and schema's ACL rows:
+		// two sessions changing them at once fail with "tuple concurrently
+		// updated" rather than wait, so roles granted on a shared database
+		// queue here, before taking a connection.
+		mu, _ := e.grantLocks.LoadOrStore(db, &sync.Mutex{})
+		mu.(*sync.Mutex).Lock()
 		var fingerprint string
 		err := e.with(ctx, db, func(c *pgx.Conn) error {
 			changes, err := privilegePlan(ctx, c, role, grants)
@@ -891,6 +900,7 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 			// the first steady-state check needs no session here.
 			return c.QueryRow(ctx, `SELECT `+fingerprintSQL+` FROM pg_database d WHERE d.datname = current_database()`).Scan(&fingerprint)
 		})
+		mu.(*sync.Mutex).Unlock()
 		if err != nil {
 			return err
 		}
