@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"testing"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
