@@ -580,7 +580,12 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 			}
 		}
 	}
-	fmt.Printf("   all Ready in %.1f s (%.2f s after the last create)\n", res.CreateToReadySec, res.AfterLastCreateSec)
+	fmt.Printf("   all Ready in %.1f s (%.2f s after the last create); %.1f API requests and %.1f writes per object; %v\n",
+		res.CreateToReadySec, res.AfterLastCreateSec, res.APIRequestsPerObj, res.APIWritesPerObj, res.Reconciles)
+	if peak, now := op.memory(); peak > 0 {
+		fmt.Printf("   operator RSS %.0f MiB (peak %.0f MiB), heap in use %.0f MiB, CPU %.1f s of %.1f\n", now, peak,
+			m1.sum("go_memstats_heap_inuse_bytes", nil)/mib, res.CreateCPUSec["operator"], res.CreateToReadySec)
+	}
 
 	fmt.Println("   cache footprint, with and without managedFields")
 	if res.CacheFootprint, err = measureCacheFootprint(ctx, cfg, []cachedKind{
@@ -591,12 +596,17 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		sampler.close()
 		return res, err
 	}
+	for _, f := range res.CacheFootprint {
+		fmt.Printf("   cached %s: %d objects, %.0f bytes each (%.0f with managedFields)\n", f.Kind, f.Objects, f.BytesPerObject, f.BytesPerObjectManagedFields)
+	}
 
 	fmt.Printf("   steady state for %s\n", o.steady)
 	if err := scaleSteady(ctx, b, op, o.steady, &res); err != nil {
 		sampler.close()
 		return res, err
 	}
+	fmt.Printf("   steady: %.2f CPU s/min, backend requests/min %v, %.1f API writes/min, %.0f reconciles/min\n",
+		res.SteadyCPUSecPerMin, res.SteadyBackendRequestsPerMin, res.SteadyAPIWritesPerMin, res.SteadyReconcilesPerMin)
 	res.RSSPeakMiB, res.RSSEndMiB = op.memory()
 	if m, err := op.scrape(ctx); err == nil {
 		res.HeapEndMiB = m.sum("go_memstats_heap_inuse_bytes", nil) / mib
@@ -806,12 +816,14 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 	deadline := start.Add(o.timeout)
 	res.FirstReconcileSec = -1
 	var last promMetrics
+	progress := time.Now()
 	for {
 		m, err := op2.scrape(ctx)
 		if err == nil {
 			last = m
 			done := true
 			total := 0.0
+			var counts []string
 			for _, ctl := range []string{ctlDatabaseUser, ctlCacheUser} {
 				n := 0.0
 				for _, v := range m.reconciles(ctl) {
@@ -819,6 +831,15 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 				}
 				total += n
 				done = done && n >= float64(l.n) && m.idle(ctl)
+				counts = append(counts, fmt.Sprintf("%s %.0f reconciled, %.0f queued", ctl, n,
+					m.sum("workqueue_depth", map[string]string{"name": ctl})))
+			}
+			if time.Since(progress) > 30*time.Second {
+				progress = time.Now()
+				mu.Lock()
+				created := len(fresh)
+				mu.Unlock()
+				fmt.Printf("   restart +%.0f s: %s; %d new objects\n", time.Since(start).Seconds(), strings.Join(counts, ", "), created)
 			}
 			if total > 0 && res.FirstReconcileSec < 0 {
 				res.FirstReconcileSec = time.Since(start).Seconds()
