@@ -30,7 +30,7 @@ export NATS_SERVER
 TEST_TIMEOUT ?= 25m
 # Packages also run under the race detector by `make test`: the loops, the
 # adapters and the controllers, where concurrent reconciles share state.
-RACE_PKGS ?= ./internal/managed/... ./internal/servers/... ./internal/backend/... ./internal/credentials/... ./internal/operator/... ./internal/controller/...
+RACE_PKGS ?= ./internal/managed/... ./internal/servers/... ./internal/backend/... ./internal/credentials/... ./internal/operator/... ./internal/controller/... ./internal/shard/... ./test/shard/...
 FUZZTIME ?= 10s
 
 SHELL := /usr/bin/env bash -o pipefail
