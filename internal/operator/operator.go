@@ -58,8 +58,10 @@ func Scheme() *runtime.Scheme {
 
 // Config configures the operator.
 type Config struct {
-	MetricsAddr      string
-	ProbeAddr        string
+	MetricsAddr string
+	ProbeAddr   string
+	// PprofAddr serves net/http/pprof (heap and CPU profiles); "" or "0" is off.
+	PprofAddr        string
 	LeaderElection   bool
 	LeaderElectionNS string
 	// Controllers tune the controllers of every group: poll and wait
@@ -96,6 +98,7 @@ type Config struct {
 func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
+	fs.StringVar(&cfg.PprofAddr, "pprof-bind-address", "0", "Address net/http/pprof binds to, for heap and CPU profiles (default 0: off).")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica writes.")
 	fs.StringVar(&cfg.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's).")
 	o := &cfg.Controllers
@@ -186,6 +189,7 @@ func New(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, e
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: cmp.Or(cfg.MetricsAddr, "0")},
 		HealthProbeBindAddress:        cmp.Or(cfg.ProbeAddr, "0"),
+		PprofBindAddress:              cmp.Or(cfg.PprofAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
 		LeaderElectionID:              shard.LeaseName("backend-operator.backend-operator.dev", cfg.Shard),
 		LeaderElectionNamespace:       cfg.LeaderElectionNS,
