@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -105,6 +108,35 @@ func (p *operatorProcess) logTail() string {
 		out = out[len(out)-3000:]
 	}
 	return string(out)
+}
+
+// logErrors counts the error lines of the operator's JSON log by their
+// error message (cut to 160 bytes). The operator never logs Secret data.
+func (p *operatorProcess) logErrors() map[string]int {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Level != "error" {
+			continue
+		}
+		msg := cmp.Or(line.Error, line.Msg)
+		if len(msg) > 160 {
+			msg = msg[:160]
+		}
+		out[msg]++
+	}
+	return out
 }
 
 // stop sends SIGTERM, as the kubelet does, and waits for the exit (SIGKILL

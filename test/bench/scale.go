@@ -97,7 +97,9 @@ type scaleResult struct {
 	SteadyAPIWritesPerMin       float64            `json:"steadyAPIWritesPerMinute"`
 	SteadyAPIRequestsPerMin     float64            `json:"steadyAPIRequestsPerMinute"`
 	SteadyReconcilesPerMin      float64            `json:"steadyReconcilesPerMinute"`
-	Restart                     scaleRestart       `json:"restart"`
+	// OperatorErrors counts the first process's logged errors by message.
+	OperatorErrors map[string]int `json:"operatorErrors,omitempty"`
+	Restart        scaleRestart   `json:"restart"`
 }
 
 // scaleRestart holds the figures of the restart at size: a new operator
@@ -122,6 +124,10 @@ type scaleRestart struct {
 	NewReadyP50Sec float64 `json:"newReadyP50Seconds"`
 	NewReadyP99Sec float64 `json:"newReadyP99Seconds"`
 	NewReadyMaxSec float64 `json:"newReadyMaxSeconds"`
+	// Slowest are the five slowest new objects.
+	Slowest []newObjectLatency `json:"slowestNewObjects"`
+	// OperatorErrors counts the new process's logged errors by message.
+	OperatorErrors map[string]int `json:"operatorErrors,omitempty"`
 	// Backend writes (DDL/DCL statements of the operator's PostgreSQL login,
 	// told apart by the role they name; on Redis ACL SETUSER and DELUSER,
 	// all of them minus one per new CacheUser for the unchanged ones, an
@@ -137,6 +143,14 @@ type scaleRestart struct {
 	APIWatches             int64            `json:"apiWatches"`
 	HeapPeakMiB            float64          `json:"heapInusePeakMiB"`
 	RSSPeakMiB             float64          `json:"rssPeakMiB"`
+}
+
+// newObjectLatency is one new object's create (seconds from the process
+// start) and its time to Ready.
+type newObjectLatency struct {
+	Object     string  `json:"object"`
+	CreatedSec float64 `json:"createdSeconds"`
+	ReadySec   float64 `json:"readySeconds"`
 }
 
 // scaleBackends are the private servers of the scale mode.
@@ -621,6 +635,7 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	sampler.close()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 
+	res.OperatorErrors = op.logErrors()
 	fmt.Println("   restart at size, one new object a second")
 	if proxy, err = startAPIProxy(cfg, func(s string) bool { return strings.Contains(s, freshPrefix) }); err != nil {
 		return res, err
@@ -939,11 +954,16 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 	ready.mu.Lock()
 	for k, t := range createdAt {
 		if r, ok := ready.readyAt[k]; ok {
-			lat = append(lat, math.Max(0, r.Sub(t).Seconds()))
+			d := math.Max(0, r.Sub(t).Seconds())
+			lat = append(lat, d)
+			res.Slowest = append(res.Slowest, newObjectLatency{Object: k, CreatedSec: t.Sub(start).Seconds(), ReadySec: d})
 		}
 	}
 	ready.mu.Unlock()
 	sort.Float64s(lat)
+	sort.Slice(res.Slowest, func(i, j int) bool { return res.Slowest[i].ReadySec > res.Slowest[j].ReadySec })
+	res.Slowest = res.Slowest[:min(5, len(res.Slowest))]
+	res.OperatorErrors = op2.logErrors()
 	res.NewReadyP50Sec, res.NewReadyP99Sec, res.NewReadyMaxSec = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1)
 	res.RSSPeakMiB, _ = op2.memory()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
@@ -988,10 +1008,19 @@ func printScale(r *scaleResult) {
 		r.CreateCPUSec["operator"], r.CreateCPUSec["apiserver"], r.CreateCPUSec["etcd"], r.CreateCPUSec["backend"], r.CreateCPUSec["bench"],
 		r.CreateToReadySec, runtime.NumCPU())
 	fmt.Printf("scale ACL writes per CacheUser to Ready %.2f\n", r.ACLWritesPerCacheUser)
+	for msg, n := range r.OperatorErrors {
+		fmt.Printf("scale operator error x%d: %s\n", n, msg)
+	}
 	fmt.Printf("scale reconciles to Ready %v; steady reconciles/min %.0f, API requests/min %.0f; heap goal at the end %.0f MiB\n",
 		r.Reconciles, r.SteadyReconcilesPerMin, r.SteadyAPIRequestsPerMin, r.HeapGoalEndMiB)
 	fmt.Printf("scale restart reconciles %v; API reads %d, watches %d; backend writes unchanged %v, new %v\n",
 		rs.Reconciles, rs.APIReads, rs.APIWatches, rs.BackendWritesUnchanged, rs.BackendWritesNew)
+	for _, s := range rs.Slowest {
+		fmt.Printf("scale restart slow new object %s: created at +%.1f s, Ready %.2f s later\n", s.Object, s.CreatedSec, s.ReadySec)
+	}
+	for msg, n := range rs.OperatorErrors {
+		fmt.Printf("scale restart operator error x%d: %s\n", n, msg)
+	}
 	for p, n := range rs.APIWritesUnchangedBy {
 		fmt.Printf("scale restart API write to an unchanged object %s x%d\n", p, n)
 	}
