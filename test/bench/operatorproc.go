@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +45,8 @@ type operatorProcess struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	metrics string
+	pprof   string
+	bin     string
 	logPath string
 	started time.Time
 }
@@ -59,20 +63,26 @@ func startOperatorProcess(ctx context.Context, bin, kubeconfig, logPath string, 
 	if err != nil {
 		return nil, err
 	}
+	pprofPort, err := harness.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"--kubeconfig=" + kubeconfig,
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort),
-		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(probePort)}, extra...)
+		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(probePort),
+		"--pprof-bind-address=127.0.0.1:" + strconv.Itoa(pprofPort)}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Should the bench die first, the operator goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	p := &operatorProcess{cmd: cmd, done: make(chan struct{}), logPath: logPath,
-		metrics: "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"}
-	p.started = time.Now()
+		metrics: "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics",
+		pprof:   "http://127.0.0.1:" + strconv.Itoa(pprofPort) + "/debug/pprof/"}
+	p.started, p.bin = time.Now(), bin
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start the operator: %w", err)
@@ -138,6 +148,51 @@ func (p *operatorProcess) logErrors() map[string]int {
 	}
 	return out
 }
+
+// heapProfile saves the process's heap profile, taken after a garbage
+// collection, to path and returns the top of `go tool pprof -top` by
+// in-use bytes and the live heap it accounts for, in MiB.
+func (p *operatorProcess) heapProfile(ctx context.Context, path string) (top []string, liveMiB float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pprof+"heap?gc=1", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, 0, err
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", "-sample_index=inuse_space", p.bin, path).Output()
+	if err != nil {
+		return nil, 0, fmt.Errorf("go tool pprof: %w", err)
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		if m := pprofTotal.FindStringSubmatch(line); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			liveMiB = v * map[string]float64{"B": 1.0 / mib, "kB": 1.0 / 1024, "MB": 1, "GB": 1024}[m[2]]
+		}
+		top = append(top, line)
+	}
+	return top, liveMiB, nil
+}
+
+// pprofTotal finds the total of a `go tool pprof -top` header, such as
+// "Showing nodes accounting for 80MB, 95% of 84.44MB total".
+var pprofTotal = regexp.MustCompile(`of ([0-9.]+)(B|kB|MB|GB) total`)
 
 // stop sends SIGTERM, as the kubelet does, and waits for the exit (SIGKILL
 // after 40 s, past the manager's 30 s graceful shutdown).

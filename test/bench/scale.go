@@ -86,6 +86,11 @@ type scaleResult struct {
 	HeapGoalEndMiB float64 `json:"heapGoalEndMiB"`
 	RSSPeakMiB     float64 `json:"rssPeakMiB"`
 	RSSEndMiB      float64 `json:"rssEndMiB"`
+	// LiveHeapEndMiB is the live heap after a forced collection at the
+	// end, from the process's heap profile; HeapProfileTop is the top of
+	// that profile by in-use bytes (`go tool pprof -top`).
+	LiveHeapEndMiB float64  `json:"liveHeapEndMiB"`
+	HeapProfileTop []string `json:"heapProfileTop,omitempty"`
 	// CreateCPUSec is the CPU seconds each group of processes used from the
 	// first create to all Ready ("operator" is the child process).
 	CreateCPUSec   map[string]float64 `json:"createCPUSeconds"`
@@ -632,6 +637,12 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		res.HeapEndMiB = m.sum("go_memstats_heap_inuse_bytes", nil) / mib
 		res.HeapGoalEndMiB = m.sum("go_memstats_next_gc_bytes", nil) / mib
 	}
+	// The profile's forced collection comes after the readings above.
+	if res.HeapProfileTop, res.LiveHeapEndMiB, err = op.heapProfile(ctx, filepath.Join(dir, "heap.pb.gz")); err != nil {
+		sampler.close()
+		return res, err
+	}
+	fmt.Printf("   live heap at the end %.0f MiB; heap profile:\n      %s\n", res.LiveHeapEndMiB, strings.Join(res.HeapProfileTop, "\n      "))
 	sampler.close()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 
