@@ -111,7 +111,9 @@ func Setup[T Object, L client.ObjectList](ctx context.Context, mgr ctrl.Manager,
 		b = b.Watches(d.Watch, handler.EnqueueRequestsFromMapFunc(MapByIndex(c, d.Index, d.Key, w.NewList())), opts...)
 	}
 	r := NewReconciler(c, mgr.GetAPIReader(), mgr.GetEventRecorder("backend-operator"), w.Kind, opts.Options)
-	return b.WithOptions(opts.Controller()).Complete(r)
+	copts := opts.Controller()
+	copts.NewQueue = newFreshFirstQueue(mgr, w.NewObj)
+	return b.WithOptions(copts).Complete(r)
 }
 
 // onDemand passes an update that changes the rotate annotation (a

@@ -1,0 +1,41 @@
+package managed
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// TestFreshFirst: of the objects an initial list enqueues at low priority,
+// the one that needs work (not Ready at its generation) comes out first, at
+// the default priority, ahead of Ready objects listed before it.
+func TestFreshFirst(t *testing.T) {
+	req := func(name string) reconcile.Request {
+		return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: name}}
+	}
+	q := freshFirst{PriorityQueue: priorityqueue.New[reconcile.Request]("test"),
+		needsWork: func(r reconcile.Request) bool { return r.Name == "new" }}
+	defer q.ShutDown()
+	low := handler.LowPriority
+	for _, name := range []string{"ready-1", "ready-2", "new", "ready-3"} {
+		q.AddWithOpts(priorityqueue.AddOpts{Priority: &low}, req(name))
+	}
+	// The queue batches adds for a moment before they are ready.
+	time.Sleep(50 * time.Millisecond)
+	item, priority, _ := q.GetWithPriority()
+	if item.Name != "new" || priority != 0 {
+		t.Fatalf("first out: %s at priority %d; want new at 0", item.Name, priority)
+	}
+	q.Done(item)
+	for range 3 {
+		item, priority, _ := q.GetWithPriority()
+		if priority != low {
+			t.Errorf("%s at priority %d; want %d", item.Name, priority, low)
+		}
+		q.Done(item)
+	}
+}
