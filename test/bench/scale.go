@@ -621,9 +621,6 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		sampler.close()
 		return res, err
 	}
-	for _, f := range res.CacheFootprint {
-		fmt.Printf("   cached %s: %d objects, %.0f bytes each (%.0f with managedFields)\n", f.Kind, f.Objects, f.BytesPerObject, f.BytesPerObjectManagedFields)
-	}
 
 	fmt.Printf("   steady state for %s\n", o.steady)
 	if err := scaleSteady(ctx, b, op, o.steady, &res); err != nil {
