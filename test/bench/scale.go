@@ -77,7 +77,7 @@ type scaleResult struct {
 	// (sampled every 250 ms) against MaxConnections.
 	PeakConnections map[string]int `json:"peakBackendConnections"`
 	MaxConnections  int            `json:"maxConnections"`
-	// The operator process: heap in use (sampled each second from its
+	// The operator process: heap in use (sampled every 15 s from its
 	// metrics) and RSS (VmHWM for the peak), at peak and after the steady
 	// state; HeapGoalEndMiB is the GC's heap goal then, about twice the heap
 	// live after the last collection.
@@ -91,6 +91,10 @@ type scaleResult struct {
 	// that profile by in-use bytes (`go tool pprof -top`).
 	LiveHeapEndMiB float64  `json:"liveHeapEndMiB"`
 	HeapProfileTop []string `json:"heapProfileTop,omitempty"`
+	// MetricsScrapeSec is one scrape of the operator's /metrics at the end,
+	// which holds ObjectSeries series of backend_operator_object_ready.
+	MetricsScrapeSec float64 `json:"metricsScrapeSeconds"`
+	ObjectSeries     int     `json:"objectReadySeries"`
 	// CreateCPUSec is the CPU seconds each group of processes used from the
 	// first create to all Ready ("operator" is the child process).
 	CreateCPUSec   map[string]float64 `json:"createCPUSeconds"`
@@ -418,19 +422,26 @@ func (l scaleLayout) fresh(k int) client.Object {
 	return l.redisUser(fmt.Sprintf("%srd-%04d", freshPrefix, k), fmt.Sprintf("%srd_%04d", freshBackend, k), k/2)
 }
 
+// sampleEvery is how often the bench scrapes an operator process's metrics
+// for its heap, as a Prometheus would. A scrape is not free at this size:
+// the operator's object collector lists every object from its cache and
+// makes one series each.
+const sampleEvery = 15 * time.Second
+
 // procSampler records the peak heap in use of an operator process from its
-// metrics, once a second.
+// metrics, every sampleEvery.
 type procSampler struct {
 	heapPeak atomic.Uint64
 	stop     chan struct{}
 	done     chan struct{}
+	once     sync.Once
 }
 
 func sampleProcess(ctx context.Context, p *operatorProcess) *procSampler {
 	s := &procSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(sampleEvery)
 		defer t.Stop()
 		for {
 			if m, err := p.scrape(ctx); err == nil {
@@ -448,7 +459,7 @@ func sampleProcess(ctx context.Context, p *operatorProcess) *procSampler {
 	return s
 }
 
-func (s *procSampler) close() { close(s.stop); <-s.done }
+func (s *procSampler) close() { s.once.Do(func() { close(s.stop) }); <-s.done }
 
 const mib = 1 << 20
 
@@ -526,22 +537,19 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		}
 	}()
 	sampler := sampleProcess(ctx, op)
+	defer sampler.close()
 	for s := range scaleServers {
 		if err := waitServerReady(ctx, c, &sqlv1.ClusterDatabaseServer{}, client.ObjectKey{Name: "pg-" + strconv.Itoa(s)}); err != nil {
-			sampler.close()
 			return res, err
 		}
 		if err := waitServerReady(ctx, c, &cachev1.ClusterCacheServer{}, client.ObjectKey{Name: "redis-" + strconv.Itoa(s)}); err != nil {
-			sampler.close()
 			return res, err
 		}
 	}
 	if err := createAll(ctx, c, databases); err != nil {
-		sampler.close()
 		return res, fmt.Errorf("create shared databases: %w", err)
 	}
 	if err := ready.wait(ctx, c, databases, o.timeout); err != nil {
-		sampler.close()
 		return res, fmt.Errorf("shared databases: %w", err)
 	}
 
@@ -553,26 +561,22 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	m0, err := op.scrape(ctx)
 	if err != nil {
 		stopConns()
-		sampler.close()
 		return res, err
 	}
 	acl0, err := b.aclWrites(ctx)
 	if err != nil {
 		stopConns()
-		sampler.close()
 		return res, err
 	}
 	start := time.Now()
 	if err := createAll(ctx, c, users); err != nil {
 		stopConns()
-		sampler.close()
 		return res, err
 	}
 	lastCreate := time.Now()
 	fmt.Printf("   created in %.1f s\n", lastCreate.Sub(start).Seconds())
 	if err := ready.wait(ctx, c, users, o.timeout); err != nil {
 		stopConns()
-		sampler.close()
 		return res, err
 	}
 	res.CreateCPUSec = cpuDelta(cpu0, processCPU())
@@ -580,12 +584,10 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	stopConns()
 	m1, err := op.scrape(ctx)
 	if err != nil {
-		sampler.close()
 		return res, err
 	}
 	acl1, err := b.aclWrites(ctx)
 	if err != nil {
-		sampler.close()
 		return res, err
 	}
 	res.ACLWritesPerCacheUser = float64(acl1-acl0) / float64(l.n)
@@ -618,30 +620,31 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		{"CacheUser", func() client.Object { return &cachev1.CacheUser{} }, func() client.ObjectList { return &cachev1.CacheUserList{} }},
 		{"Secret (watch label)", func() client.Object { return &corev1.Secret{} }, func() client.ObjectList { return &corev1.SecretList{} }},
 	}); err != nil {
-		sampler.close()
 		return res, err
 	}
 
 	fmt.Printf("   steady state for %s\n", o.steady)
 	if err := scaleSteady(ctx, b, op, o.steady, &res); err != nil {
-		sampler.close()
 		return res, err
 	}
 	fmt.Printf("   steady: %.2f CPU s/min, backend requests/min %v, %.1f API writes/min, %.0f reconciles/min\n",
 		res.SteadyCPUSecPerMin, res.SteadyBackendRequestsPerMin, res.SteadyAPIWritesPerMin, res.SteadyReconcilesPerMin)
+	sampler.close()
+	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 	res.RSSPeakMiB, res.RSSEndMiB = op.memory()
+	scrapeStart := time.Now()
 	if m, err := op.scrape(ctx); err == nil {
+		res.MetricsScrapeSec = time.Since(scrapeStart).Seconds()
+		res.ObjectSeries = len(m["backend_operator_object_ready"].GetMetric())
 		res.HeapEndMiB = m.sum("go_memstats_heap_inuse_bytes", nil) / mib
 		res.HeapGoalEndMiB = m.sum("go_memstats_next_gc_bytes", nil) / mib
 	}
 	// The profile's forced collection comes after the readings above.
 	if res.HeapProfileTop, res.LiveHeapEndMiB, err = op.heapProfile(ctx, filepath.Join(dir, "heap.pb.gz")); err != nil {
-		sampler.close()
 		return res, err
 	}
-	fmt.Printf("   live heap at the end %.0f MiB; heap profile:\n      %s\n", res.LiveHeapEndMiB, strings.Join(res.HeapProfileTop, "\n      "))
-	sampler.close()
-	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
+	fmt.Printf("   live heap at the end %.0f MiB; one /metrics scrape %.2f s with %d per-object series; heap profile:\n      %s\n",
+		res.LiveHeapEndMiB, res.MetricsScrapeSec, res.ObjectSeries, strings.Join(res.HeapProfileTop, "\n      "))
 
 	res.OperatorErrors = op.logErrors()
 	fmt.Println("   restart at size, one new object a second")
@@ -841,7 +844,14 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 	defer sampler.close()
 
 	// Observed: both user controllers reconciled at least n objects each;
-	// drained: then nothing queued and nothing running.
+	// drained: then nothing queued and nothing running. Each look is a
+	// scrape, which costs the operator a listing of every object: every
+	// second up to 2,000 objects, every 5 s past that (the resolution of
+	// these figures).
+	observeEvery := time.Second
+	if 2*l.n > 2000 {
+		observeEvery = 5 * time.Second
+	}
 	deadline := start.Add(o.timeout)
 	res.FirstReconcileSec = -1
 	var last promMetrics
@@ -894,7 +904,7 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 			return op2, fmt.Errorf("not every object reconciled after %s: %v / %v", o.timeout,
 				last.reconciles(ctlDatabaseUser), last.reconciles(ctlCacheUser))
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(observeEvery)
 	}
 	fmt.Printf("   queues drained: %.1f s (-1: not within a poll interval)\n", res.DrainedSec)
 	// Keep creating until at least minFreshCount new objects exist.
