@@ -17,7 +17,8 @@ import (
 // name into obj, a new object of the referenced kind, and returns the
 // server's client from clients. The server must exist, admit ns when it is
 // cluster-scoped, and be Ready with an open client; otherwise the error says
-// which (ServerNotFound, ServerNotAllowed, ServerNotReady), to be polled.
+// which (ServerNotFound, ServerNotAllowed, ServerNotReady), to be polled; a
+// server not reconciled yet is managed.Pending.
 func Resolve[T Object, C port.Server](ctx context.Context, c client.Client, clients *Registry[C], obj T, name, ns string) (C, error) {
 	var none C
 	kind := fmt.Sprintf("%T", obj)
@@ -40,12 +41,13 @@ func Resolve[T Object, C port.Server](ctx context.Context, c client.Client, clie
 		return none, managed.ServerNotFound(err, fmt.Sprintf("%s %q not found in namespace %q", kind, name, ns))
 	}
 	ready := meta.FindStatusCondition(obj.CommonStatus().Conditions, managed.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionTrue {
-		msg := fmt.Sprintf("%s %q is not ready", kind, name)
-		if ready != nil {
-			msg += ": " + ready.Reason + ": " + ready.Message
-		}
-		return none, managed.Wait(managed.ReasonServerNotReady, msg)
+	if ready == nil {
+		// Not reconciled yet (an install, the operator's first start): its
+		// Ready change wakes the object, which need not say so first.
+		return none, managed.Pending(managed.ReasonServerNotReady, fmt.Sprintf("%s %q is not connected yet", kind, name))
+	}
+	if ready.Status != metav1.ConditionTrue {
+		return none, managed.Wait(managed.ReasonServerNotReady, fmt.Sprintf("%s %q is not ready: %s: %s", kind, name, ready.Reason, ready.Message))
 	}
 	// Ready by its status but not connected in this process yet (the
 	// operator just started, or failed over): the server reconciler is
