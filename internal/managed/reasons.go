@@ -44,8 +44,9 @@ type Reasoned struct {
 	Announce bool
 	// Pending marks a Wait on another object this operator is about to
 	// create (a Database a grant names, not reconciled yet): the first such
-	// wait of an object that has no Ready condition yet writes no status,
-	// since the other object's Ready change wakes it (see Pending).
+	// wait for each reason of an object that has no Ready condition yet
+	// writes no status, since the other object's Ready change wakes it (see
+	// Pending).
 	Pending bool
 	Err     error
 }
@@ -71,7 +72,8 @@ func Wait(reason, message string) error {
 
 // Pending returns a Wait error for an object whose dependency is another
 // object of this operator that has not been reconciled yet. Its first such
-// wait, while the object has no Ready condition, writes nothing: no status
+// wait for reason, while the object has no Ready condition, writes nothing
+// (at most one quiet wait per reason: the server, then a database): no status
 // that the dependency's Ready change (which wakes the object) would
 // overwrite a moment later. A wait that lasts past the wait interval is
 // reported like any Wait.

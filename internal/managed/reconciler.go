@@ -92,7 +92,8 @@ type Reconciler[T Object, L client.ObjectList] struct {
 	// observeRequests remembers each object's last observe annotation value,
 	// so that a new one forces a live observation (see ObserveAnnotation).
 	observeRequests sync.Map
-	// pending holds the objects that had their one quiet Pending wait.
+	// pending holds, per object, the reasons it had its one quiet Pending
+	// wait for (a server not connected yet, then a database not created yet).
 	pending sync.Map
 }
 
@@ -420,7 +421,8 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 	st := obj.ManagedStatus()
 	prev := meta.FindStatusCondition(st.Conditions, ConditionReady)
 	if c.Pending && prev == nil {
-		if _, waited := r.pending.LoadOrStore(client.ObjectKeyFromObject(obj), true); !waited {
+		reasons, _ := r.pending.LoadOrStore(client.ObjectKeyFromObject(obj), &sync.Map{})
+		if _, waited := reasons.(*sync.Map).LoadOrStore(c.Reason, true); !waited {
 			// Without a Ready condition no reconcile has written the status
 			// yet: leave it as found, so that nothing is written.
 			st.BackendName = ""
