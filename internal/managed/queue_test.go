@@ -24,8 +24,13 @@ func TestFreshFirst(t *testing.T) {
 	for _, name := range []string{"ready-1", "ready-2", "new", "ready-3"} {
 		q.AddWithOpts(priorityqueue.AddOpts{Priority: &low}, req(name))
 	}
-	// The queue batches adds for a moment before they are ready.
-	time.Sleep(50 * time.Millisecond)
+	// The queue batches adds before they are ready: wait for all four.
+	for deadline := time.Now().Add(5 * time.Second); q.Len() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 4 items ready after 5 s", q.Len())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	item, priority, _ := q.GetWithPriority()
 	if item.Name != "new" || priority != 0 {
 		t.Fatalf("first out: %s at priority %d; want new at 0", item.Name, priority)
