@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,23 +24,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1 "github.com/backend-operator/backend-operator/api/cache/v1alpha1"
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
 	sqlv1 "github.com/backend-operator/backend-operator/api/sql/v1alpha1"
-	"github.com/backend-operator/backend-operator/internal/operator"
 	"github.com/backend-operator/backend-operator/internal/shard"
 	"github.com/backend-operator/backend-operator/test/harness"
 	"github.com/backend-operator/backend-operator/test/kubetest"
 )
 
 var (
-	restCfg *rest.Config
-	k8s     client.Client
-	pg      *harness.Postgres
-	redis   *harness.Redis
+	k8s   client.Client
+	pg    *harness.Postgres
+	redis *harness.Redis
 )
 
 // leaseNS holds the shards' leader election Leases.
@@ -48,48 +46,33 @@ const leaseNS = "default"
 // shards are the instances under test: "" is the one without --shard.
 var shards = []string{"", "a", "b"}
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+// leaderElection are the flags every instance runs with.
+var leaderElection = []string{"--leader-elect", "--leader-election-namespace=" + leaseNS}
 
-func run(m *testing.M) int {
-	kubetest.SetLogger("shard-operator-*.log")
-	env, err := kubetest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.Stop() //nolint:errcheck
-	restCfg, k8s = env.Config, env.Client
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if pg, err = harness.StartPostgres(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer pg.Close() //nolint:errcheck
-	if redis, err = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer redis.Close() //nolint:errcheck
-	for _, s := range shards {
-		args := []string{"--leader-elect", "--leader-election-namespace=" + leaseNS}
-		if s != "" {
-			args = append(args, "--shard="+s)
+// TestMain runs the unsharded instance through kubetest.Main; start brings
+// up the backends and the instances of shards a and b beside it.
+func TestMain(m *testing.M) {
+	os.Exit(kubetest.Main(m, "shard-operator-*.log", func(ctx context.Context, env *kubetest.Env) ([]func() error, error) {
+		k8s = env.Client
+		var cleanups []func() error
+		var err error
+		if pg, err = harness.StartPostgres(ctx); err != nil {
+			return cleanups, err
 		}
-		cfg := kubetest.Config(args...)
-		cfg.Restartable = true // three managers in one process
-		mgr, err := operator.New(ctx, restCfg, cfg)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "build shard", s, err)
-			return 1
+		cleanups = append(cleanups, pg.Close)
+		if redis, err = harness.StartRedis(ctx, harness.RedisOptions{AdminUser: "operator"}); err != nil {
+			return cleanups, err
 		}
-		go func() {
-			if err := mgr.Start(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "shard", s, err)
+		cleanups = append(cleanups, redis.Close)
+		for _, s := range shards[1:] {
+			cfg := kubetest.Config(append(leaderElection, "--shard="+s)...)
+			cfg.Restartable = true // several managers in one process
+			if err := env.RunOperator(ctx, cfg); err != nil {
+				return cleanups, fmt.Errorf("shard %s: %w", s, err)
 			}
-		}()
-	}
-	return m.Run()
+		}
+		return cleanups, nil
+	}, leaderElection...))
 }
 
 func TestShards(t *testing.T) {
@@ -260,7 +243,7 @@ func writers(f *kubetest.Fixture, obj client.Object) []string {
 	f.G.Expect(k8s.Get(f.Ctx, client.ObjectKeyFromObject(obj), obj)).To(gomega.Succeed())
 	var out []string
 	for _, m := range obj.GetManagedFields() {
-		if strings.HasPrefix(m.Manager, "backend-operator") && !contains(out, m.Manager) {
+		if strings.HasPrefix(m.Manager, "backend-operator") && !slices.Contains(out, m.Manager) {
 			out = append(out, m.Manager)
 		}
 	}
@@ -278,15 +261,6 @@ func lastWrite(f *kubetest.Fixture, obj client.Object, manager string) time.Time
 		}
 	}
 	return last
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // events counts the events with reason about obj.
