@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -183,9 +184,24 @@ func (r *Reconciler[T, L]) forget(key client.ObjectKey) {
 func (r *Reconciler[T, L]) apiError(ctx context.Context, err error) (reconcile.Result, error) {
 	if apierrors.IsConflict(err) {
 		log.FromContext(ctx).V(1).Info("conflict writing the object; retrying")
-		return reconcile.Result{RequeueAfter: wait.Jitter(time.Second, 0.5)}, nil
+		return retry(wait.Jitter(time.Second, 0.5)), nil
 	}
 	return reconcile.Result{}, err
+}
+
+// poll requeues a Ready object for its next drift check after d, at low
+// priority: with thousands of Ready objects, their polls must not queue
+// ahead of new objects, spec changes and retries. A watch event for the
+// object raises it to the default priority (the queue keeps the higher).
+func poll(d time.Duration) reconcile.Result {
+	return reconcile.Result{RequeueAfter: d, Priority: new(handler.LowPriority)}
+}
+
+// retry requeues an object that is not done after d, at the default
+// priority: without one, controller-runtime keeps the priority the request
+// came with, which is low for a poll or an object of the initial list.
+func retry(d time.Duration) reconcile.Result {
+	return reconcile.Result{RequeueAfter: d, Priority: new(0)}
 }
 
 func (r *Reconciler[T, L]) reconcile(ctx context.Context, obj T) (reconcile.Result, error) {
@@ -293,10 +309,11 @@ func (r *Reconciler[T, L]) ready(ctx context.Context, obj T, ext External, messa
 	after := wait.Jitter(r.opts.PollInterval, 0.2)
 	if n, ok := ext.(interface{ NextCheck() time.Duration }); ok {
 		if d := n.NextCheck(); d > 0 && d < after {
-			after = d
+			// The object's own next step, such as a rotation's: not a poll.
+			return retry(d), nil
 		}
 	}
-	return reconcile.Result{RequeueAfter: after}, nil
+	return poll(after), nil
 }
 
 // finalize handles a deleted object according to its deletion policy.
@@ -427,7 +444,7 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 			// yet: leave it as found, so that nothing is written.
 			st.BackendName = ""
 			log.FromContext(ctx).V(1).Info("waiting for another object", "reason", c.Reason, "detail", c.Message)
-			return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval, 0.2)}, nil
+			return retry(wait.Jitter(r.opts.WaitInterval, 0.2)), nil
 		}
 	}
 	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && !c.Announce)
@@ -451,7 +468,7 @@ func (r *Reconciler[T, L]) report(ctx context.Context, obj T, err error) (reconc
 		if c.Err != nil {
 			log.FromContext(ctx).V(1).Info("waiting", "reason", c.Reason, "detail", c.Err.Error())
 		}
-		return reconcile.Result{RequeueAfter: wait.Jitter(r.opts.WaitInterval, 0.2)}, nil
+		return retry(wait.Jitter(r.opts.WaitInterval, 0.2)), nil
 	}
 	return reconcile.Result{}, err
 }

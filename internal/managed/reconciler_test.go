@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	common "github.com/backend-operator/backend-operator/api/common/v1alpha1"
@@ -225,6 +227,15 @@ func ready(d *sqlv1.Database) string {
 	return string(c.Status) + " " + c.Reason
 }
 
+// priority prints a result's priority: "none" when unset (controller-runtime
+// then keeps the request's own).
+func priority(res reconcile.Result) string {
+	if res.Priority == nil {
+		return "none"
+	}
+	return strconv.Itoa(*res.Priority)
+}
+
 var fastOpts = managed.Options{WaitInterval: time.Second, PollInterval: 10 * time.Second}
 
 func TestDecisions(t *testing.T) {
@@ -317,10 +328,19 @@ func TestDecisions(t *testing.T) {
 					return nil
 				}
 			}
-			if _, err := h.reconcile(d); err != nil && tc.wantReady == "True Available" {
+			res, err := h.reconcile(d)
+			if err != nil && tc.wantReady == "True Available" {
 				t.Fatalf("%s: reconcile: %v", tc.reason, err)
 			}
 			got := h.get(d)
+			// A Ready object's next drift poll yields to other work; an
+			// object that is not done is retried at the default priority.
+			switch {
+			case tc.wantReady == "True Available" && (res.Priority == nil || *res.Priority != handler.LowPriority):
+				t.Errorf("%s: Ready, requeued with priority %v; want a poll at %d", tc.reason, priority(res), handler.LowPriority)
+			case tc.wantReady != "True Available" && res.RequeueAfter > 0 && (res.Priority == nil || *res.Priority != 0):
+				t.Errorf("%s: not Ready, requeued with priority %v; want 0", tc.reason, priority(res))
+			}
 			if diff := cmp.Diff(tc.wantCalls, h.fake.Calls()); diff != "" {
 				t.Errorf("%s: backend calls (-want +got):\n%s", tc.reason, diff)
 			}

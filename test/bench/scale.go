@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,8 +99,13 @@ type scaleResult struct {
 	ObjectSeries     int     `json:"objectReadySeries"`
 	// CreateCPUSec is the CPU seconds each group of processes used from the
 	// first create to all Ready ("operator" is the child process).
-	CreateCPUSec   map[string]float64 `json:"createCPUSeconds"`
-	CacheFootprint []cacheFootprint   `json:"cacheFootprint"`
+	CreateCPUSec map[string]float64 `json:"createCPUSeconds"`
+	// CreateTopStatements and SteadyTopStatements are the operator's
+	// PostgreSQL statements that took the most server time in each phase,
+	// over both servers.
+	CreateTopStatements []pgStatement    `json:"createTopStatements"`
+	SteadyTopStatements []pgStatement    `json:"steadyTopStatements"`
+	CacheFootprint      []cacheFootprint `json:"cacheFootprint"`
 	// Steady state after all Ready, per minute.
 	SteadySec                   float64            `json:"steadySeconds"`
 	SteadyCPUSecPerMin          float64            `json:"steadyCPUSecondsPerMinute"`
@@ -282,6 +289,59 @@ FROM (SELECT calls, query ~* '^\s*(CREATE|ALTER|GRANT|REVOKE|DROP|COMMENT|DO|SET
              position($2 in query) > 0 AS fresh
       FROM pg_stat_statements WHERE userid = $1::regrole) s`, pgOperatorRole, freshBackend).Scan(&all, &ddlNew, &ddlOthers)
 	return all, ddlNew, ddlOthers, err
+}
+
+// pgStatement is one kind of statement in pg_stat_statements: its text up
+// to the first quoted identifier (so that one statement per role name counts
+// as one kind), its calls and its total execution time.
+type pgStatement struct {
+	Query   string  `json:"query"`
+	Calls   int64   `json:"calls"`
+	TotalMS float64 `json:"totalMs"`
+}
+
+func (s pgStatement) String() string {
+	return fmt.Sprintf("%9.0f ms %7d calls  %s", s.TotalMS, s.Calls, s.Query)
+}
+
+// topStatements returns the n kinds of statement of the operator's login
+// that took the most time since the last reset, over servers. Entries the
+// view evicted (it keeps 5,000, and each role name makes its own data
+// definition statements) are missing.
+func topStatements(ctx context.Context, servers []*scalePG, n int) ([]pgStatement, error) {
+	byQuery := map[string]*pgStatement{}
+	for _, p := range servers {
+		rows, err := p.admin.Query(ctx, `SELECT left(regexp_replace(split_part(query, '"', 1), '\s+', ' ', 'g'), 90), sum(calls)::bigint, sum(total_exec_time)
+FROM pg_stat_statements WHERE userid = $1::regrole GROUP BY 1`, pgOperatorRole)
+		if err != nil {
+			return nil, err
+		}
+		var st pgStatement
+		if _, err := pgx.ForEachRow(rows, []any{&st.Query, &st.Calls, &st.TotalMS}, func() error {
+			if byQuery[st.Query] == nil {
+				byQuery[st.Query] = &pgStatement{Query: st.Query}
+			}
+			byQuery[st.Query].Calls += st.Calls
+			byQuery[st.Query].TotalMS += st.TotalMS
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	all := make([]pgStatement, 0, len(byQuery))
+	for _, s := range byQuery {
+		all = append(all, *s)
+	}
+	slices.SortFunc(all, func(a, b pgStatement) int { return cmp.Compare(b.TotalMS, a.TotalMS) })
+	return all[:min(n, len(all))], nil
+}
+
+// printStatements prints top statements, one a line.
+func printStatements(title string, top []pgStatement) {
+	fmt.Printf("   %s:\n", title)
+	for _, s := range top {
+		fmt.Printf("      %s\n", s)
+	}
 }
 
 // operatorConnections counts the operator's sessions on the server.
@@ -568,6 +628,12 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		stopConns()
 		return res, err
 	}
+	for _, p := range b.pg {
+		if err := p.pgStatementsReset(ctx); err != nil {
+			stopConns()
+			return res, err
+		}
+	}
 	start := time.Now()
 	if err := createAll(ctx, c, users); err != nil {
 		stopConns()
@@ -613,6 +679,10 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		fmt.Printf("   operator RSS %.0f MiB (peak %.0f MiB), heap in use %.0f MiB, CPU %.1f s of %.1f\n", now, peak,
 			m1.sum("go_memstats_heap_inuse_bytes", nil)/mib, res.CreateCPUSec["operator"], res.CreateToReadySec)
 	}
+	if res.CreateTopStatements, err = topStatements(ctx, b.pg, 6); err != nil {
+		return res, err
+	}
+	printStatements("PostgreSQL statements by server time, create -> Ready", res.CreateTopStatements)
 
 	fmt.Println("   cache footprint, with and without managedFields")
 	if res.CacheFootprint, err = measureCacheFootprint(ctx, cfg, []cachedKind{
@@ -629,6 +699,10 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	}
 	fmt.Printf("   steady: %.2f CPU s/min, backend requests/min %v, %.1f API writes/min, %.0f reconciles/min\n",
 		res.SteadyCPUSecPerMin, res.SteadyBackendRequestsPerMin, res.SteadyAPIWritesPerMin, res.SteadyReconcilesPerMin)
+	if res.SteadyTopStatements, err = topStatements(ctx, b.pg, 6); err != nil {
+		return res, err
+	}
+	printStatements("PostgreSQL statements by server time, steady state", res.SteadyTopStatements)
 	sampler.close()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 	res.RSSPeakMiB, res.RSSEndMiB = op.memory()

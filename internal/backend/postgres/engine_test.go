@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -420,5 +421,37 @@ func TestConcurrentGrantsOnSharedDatabase(t *testing.T) {
 			t.Errorf("shared_u%02d: privileges %v, %v", i, usage, err)
 		}
 		_ = c.Close(ctx)
+	}
+}
+
+// TestGrantOnUndeclaredDatabase: a privilege on a database the spec does not
+// name (here only at the database level, with nothing inside it) is drift in
+// the live read and in a fresh server snapshot alike, and Apply revokes it.
+func TestGrantOnUndeclaredDatabase(t *testing.T) {
+	e := newEngine(t, 2)
+	ctx := testCtx(t)
+	admin(t, "postgres", `CREATE DATABASE elsewhere`)
+	spec := sqlengine.UserSpec{Name: "undeclared_db", Password: "pw", ConnectionLimit: -1}
+	mustApplyUser(t, e, spec)
+	admin(t, "postgres", `GRANT CREATE ON DATABASE elsewhere TO undeclared_db`)
+	const want = "extra CREATE on database elsewhere"
+	for _, mode := range []snapshot.Mode{snapshot.Live, snapshot.Cached} {
+		obs, err := roles(newEngine(t, 1)).Observe(ctx, spec, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(obs.Drift, func(d string) bool { return strings.HasPrefix(d, want) }) {
+			t.Errorf("mode %v: drift %q, want %q", mode, obs.Drift, want)
+		}
+	}
+	mustApplyUser(t, e, spec)
+	var has bool
+	c, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.QueryRow(ctx, `SELECT has_database_privilege('undeclared_db', 'elsewhere', 'CREATE')`).Scan(&has); err != nil || has {
+		t.Errorf("after Apply: CREATE on elsewhere %t (%v), want revoked", has, err)
 	}
 }

@@ -45,22 +45,23 @@ const pgSystemSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') A
 // pgPrivilegesQuery is the adapter's privilege query (postgres
 // privilegesQuery) for every role at once: privileges on the database, its
 // schemas, tables and sequences, and default privileges; none on objects
-// the role owns.
+// the role owns. Each ACL item is exploded alone, as there (an explode of a
+// whole ACL costs the square of its grantees).
 const pgPrivilegesQuery = `
 SELECT r.rolname, 'database', '', d.datname, a.privilege_type
-  FROM pg_database d CROSS JOIN LATERAL aclexplode(d.datacl) a JOIN pg_roles r ON r.oid = a.grantee
+  FROM pg_database d CROSS JOIN LATERAL unnest(d.datacl) i CROSS JOIN LATERAL aclexplode(ARRAY[i]) a JOIN pg_roles r ON r.oid = a.grantee
   WHERE d.datname = current_database() AND d.datdba <> r.oid
 UNION ALL
 SELECT r.rolname, 'schema', n.nspname, '', a.privilege_type
-  FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
+  FROM pg_namespace n CROSS JOIN LATERAL unnest(n.nspacl) i CROSS JOIN LATERAL aclexplode(ARRAY[i]) a JOIN pg_roles r ON r.oid = a.grantee
   WHERE n.nspowner <> r.oid
 UNION ALL
 SELECT r.rolname, CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, a.privilege_type
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL unnest(c.relacl) i CROSS JOIN LATERAL aclexplode(ARRAY[i]) a JOIN pg_roles r ON r.oid = a.grantee
   WHERE c.relowner <> r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
 UNION ALL
 SELECT r.rolname, 'defaults', coalesce(n.nspname, ''), pg_get_userbyid(d.defaclrole), a.privilege_type
-  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN LATERAL aclexplode(d.defaclacl) a JOIN pg_roles r ON r.oid = a.grantee
+  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN LATERAL unnest(d.defaclacl) i CROSS JOIN LATERAL aclexplode(ARRAY[i]) a JOIN pg_roles r ON r.oid = a.grantee
   WHERE d.defaclrole <> r.oid AND d.defaclobjtype IN ('r', 'S', 'n')
 ORDER BY 1, 2, 3, 4, 5`
 
