@@ -55,6 +55,8 @@ type options struct {
 	// off. scaleNamespaces spreads them.
 	scale           int
 	scaleNamespaces int
+	// memLimit is the scale mode operator's GOMEMLIMIT ("": none).
+	memLimit string
 }
 
 // defaultScale is the scale mode's size when -only scale selects it without
@@ -119,6 +121,7 @@ func main() {
 	flag.BoolVar(&o.preload, "preload", true, "also measure the preload mode (postgres): objects created before the operator starts, then a restart over them")
 	flag.IntVar(&o.scale, "scale", 0, fmt.Sprintf("also run the scale mode with this many DatabaseUsers and as many CacheUsers (0: off; -only scale alone runs it with %d)", defaultScale))
 	flag.IntVar(&o.scaleNamespaces, "scale-namespaces", 100, "namespaces the scale mode spreads its users over")
+	flag.StringVar(&o.memLimit, "memlimit", "230MiB", "GOMEMLIMIT of the scale mode's operator process (\"\": none); the default is what the binary sets itself in the chart's 256Mi container (90%)")
 	flag.Parse()
 	if slices.Contains(strings.Split(o.only, ","), "scale") && o.scale == 0 {
 		o.scale = defaultScale

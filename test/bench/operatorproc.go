@@ -54,7 +54,9 @@ type operatorProcess struct {
 // startOperatorProcess starts bin with the binary's own flags, the given
 // kubeconfig, and the metrics and probe endpoints on free loopback ports;
 // it returns once the metrics endpoint answers. Its log goes to logPath.
-func startOperatorProcess(ctx context.Context, bin, kubeconfig, logPath string, extra ...string) (*operatorProcess, error) {
+// memLimit, unless empty, is its GOMEMLIMIT: what the binary sets itself
+// from a container's memory limit, which a child process has not.
+func startOperatorProcess(ctx context.Context, bin, kubeconfig, logPath, memLimit string, extra ...string) (*operatorProcess, error) {
 	metricsPort, err := harness.FreePort()
 	if err != nil {
 		return nil, err
@@ -77,6 +79,9 @@ func startOperatorProcess(ctx context.Context, bin, kubeconfig, logPath string, 
 		"--pprof-bind-address=127.0.0.1:" + strconv.Itoa(pprofPort)}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if memLimit != "" {
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
+	}
 	// Should the bench die first, the operator goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	p := &operatorProcess{cmd: cmd, done: make(chan struct{}), logPath: logPath,

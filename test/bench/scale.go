@@ -59,6 +59,8 @@ type scaleResult struct {
 	N          int `json:"n"`
 	Namespaces int `json:"namespaces"`
 	Objects    int `json:"objects"`
+	// MemLimit is the operator process's GOMEMLIMIT ("": none).
+	MemLimit string `json:"memLimit"`
 	// SharedDatabases is the Database objects the users' grants name
 	// (per PostgreSQL server times servers).
 	SharedDatabases int `json:"sharedDatabases"`
@@ -531,7 +533,8 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	defer func() { fmt.Printf("   scale phase took %.1f s\n", time.Since(phase).Seconds()) }()
 	l := scaleLayout{n: o.scale, namespaces: o.scaleNamespaces}
 	res = scaleResult{N: l.n, Namespaces: l.namespaces, Objects: 2 * l.n, SharedDatabases: scaleServers * scaleSharedDatabases,
-		MaxConnections: scaleMaxConns, PeakConnections: map[string]int{}}
+		MaxConnections: scaleMaxConns, PeakConnections: map[string]int{}, MemLimit: o.memLimit}
+	fmt.Printf("   operator process GOMEMLIMIT %q\n", o.memLimit)
 	dir, err := os.MkdirTemp("", "bench-scale-")
 	if err != nil {
 		return res, err
@@ -583,7 +586,7 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		return res, err
 	}
 
-	op, err := startOperatorProcess(ctx, bin, directKubeconfig, filepath.Join(dir, "operator-1.log"), flags...)
+	op, err := startOperatorProcess(ctx, bin, directKubeconfig, filepath.Join(dir, "operator-1.log"), o.memLimit, flags...)
 	if err != nil {
 		return res, err
 	}
@@ -909,7 +912,7 @@ func scaleRestartPhase(ctx context.Context, c client.Client, b *scaleBackends, l
 		}
 		<-creating
 	}
-	op2, err := startOperatorProcess(ctx, bin, proxyKubeconfig, filepath.Join(dir, "operator-2.log"), flags...)
+	op2, err := startOperatorProcess(ctx, bin, proxyKubeconfig, filepath.Join(dir, "operator-2.log"), o.memLimit, flags...)
 	if err != nil {
 		stopCreator()
 		return nil, err
