@@ -158,41 +158,56 @@ func (p *operatorProcess) logErrors() map[string]int {
 // collection, to path and returns the top of `go tool pprof -top` by
 // in-use bytes and the live heap it accounts for, in MiB.
 func (p *operatorProcess) heapProfile(ctx context.Context, path string) (top []string, liveMiB float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pprof+"heap?gc=1", nil)
-	if err != nil {
+	if top, err = p.profile(ctx, "heap?gc=1", path, "-sample_index=inuse_space"); err != nil {
 		return nil, 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("heap profile: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("heap profile: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, 0, err
-	}
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", "-sample_index=inuse_space", p.bin, path).Output()
-	if err != nil {
-		return nil, 0, fmt.Errorf("go tool pprof: %w", err)
-	}
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range top {
 		if m := pprofTotal.FindStringSubmatch(line); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
 			liveMiB = v * map[string]float64{"B": 1.0 / mib, "kB": 1.0 / 1024, "MB": 1, "GB": 1024}[m[2]]
 		}
-		top = append(top, line)
 	}
 	return top, liveMiB, nil
+}
+
+// cpuProfile profiles the process's CPU for d, saves the profile to path
+// and returns the top of `go tool pprof -top` by cumulative time, where the
+// operator's own work shows apart from the libraries'.
+func (p *operatorProcess) cpuProfile(ctx context.Context, d time.Duration, path string) ([]string, error) {
+	return p.profile(ctx, "profile?seconds="+strconv.Itoa(int(d.Seconds())), path, "-cum", "-nodecount=25")
+}
+
+// profile saves the pprof endpoint's profile (query: its name and
+// parameters) to path and returns the lines of `go tool pprof -top` with args.
+func (p *operatorProcess) profile(ctx context.Context, query, path string, args ...string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pprof+query, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", query, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("profile %s: %s", query, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof", "-top", "-nodecount=15"}, args...), p.bin, path)...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool pprof: %w", err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n"), nil
 }
 
 // pprofTotal finds the total of a `go tool pprof -top` header, such as

@@ -115,6 +115,9 @@ type scaleResult struct {
 	SteadyAPIWritesPerMin       float64            `json:"steadyAPIWritesPerMinute"`
 	SteadyAPIRequestsPerMin     float64            `json:"steadyAPIRequestsPerMinute"`
 	SteadyReconcilesPerMin      float64            `json:"steadyReconcilesPerMinute"`
+	// SteadyCPUProfileTop is the top of the operator's CPU profile over the
+	// steady window, by cumulative time.
+	SteadyCPUProfileTop []string `json:"steadyCPUProfileTop,omitempty"`
 	// OperatorErrors counts the first process's logged errors by message.
 	OperatorErrors map[string]int `json:"operatorErrors,omitempty"`
 	Restart        scaleRestart   `json:"restart"`
@@ -697,7 +700,7 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	}
 
 	fmt.Printf("   steady state for %s\n", o.steady)
-	if err := scaleSteady(ctx, b, op, o.steady, &res); err != nil {
+	if err := scaleSteady(ctx, b, op, o.steady, dir, &res); err != nil {
 		return res, err
 	}
 	fmt.Printf("   steady: %.2f CPU s/min, backend requests/min %v, %.1f API writes/min, %.0f reconciles/min\n",
@@ -706,6 +709,7 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 		return res, err
 	}
 	printStatements("PostgreSQL statements by server time, steady state", res.SteadyTopStatements)
+	fmt.Printf("   steady CPU profile:\n      %s\n", strings.Join(res.SteadyCPUProfileTop, "\n      "))
 	sampler.close()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 	res.RSSPeakMiB, res.RSSEndMiB = op.memory()
@@ -791,7 +795,7 @@ func sampleConnections(ctx context.Context, b *scaleBackends, peak map[string]in
 // scaleSteady measures the operator's steady state over window: its CPU,
 // the requests each engine's servers received from it, its API requests and
 // writes, and its reconciles, per minute.
-func scaleSteady(ctx context.Context, b *scaleBackends, op *operatorProcess, window time.Duration, res *scaleResult) error {
+func scaleSteady(ctx context.Context, b *scaleBackends, op *operatorProcess, window time.Duration, dir string, res *scaleResult) error {
 	for _, p := range b.pg {
 		if err := p.pgStatementsReset(ctx); err != nil {
 			return err
@@ -810,7 +814,11 @@ func scaleSteady(ctx context.Context, b *scaleBackends, op *operatorProcess, win
 		return err
 	}
 	cpu0 := op.cpuSeconds()
-	time.Sleep(window)
+	// The window is the CPU profile's: it costs the process a few percent.
+	res.SteadyCPUProfileTop, err = op.cpuProfile(ctx, window, filepath.Join(dir, "cpu-steady.pb.gz"))
+	if err != nil {
+		return err
+	}
 	cpu1 := op.cpuSeconds()
 	m1, err := op.scrape(ctx)
 	if err != nil {

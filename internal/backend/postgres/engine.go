@@ -706,8 +706,9 @@ func grantDatabases(spec sqlengine.UserSpec, st roleState) []string {
 
 // privilegePlan reads one database's catalog and the role's privileges in it,
 // in one round trip on c (connected to that database), and returns the
-// changes needed.
-func privilegePlan(ctx context.Context, c *pgx.Conn, role string, grants []sqlengine.Grant) ([]privChange, error) {
+// changes needed. A role created by this very Apply (created) holds no
+// privilege anywhere yet, so its privileges are not read.
+func privilegePlan(ctx context.Context, c *pgx.Conn, role string, grants []sqlengine.Grant, created bool) ([]privChange, error) {
 	db := c.Config().Database
 	cat := catalog{Database: db}
 	have := privSet{}
@@ -731,14 +732,16 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ` + systemSchemas + ` ORDE
 		})
 		return err
 	})
-	b.Queue(privilegesQuery, role).Query(func(rows pgx.Rows) error {
-		var kind, schema, name, defType, priv string
-		_, err := pgx.ForEachRow(rows, []any{&kind, &schema, &name, &defType, &priv}, func() error {
-			have.add(privKey{Kind: objKind(kind), Schema: schema, Name: name, DefType: defType}, priv)
-			return nil
+	if !created {
+		b.Queue(privilegesQuery, role).Query(func(rows pgx.Rows) error {
+			var kind, schema, name, defType, priv string
+			_, err := pgx.ForEachRow(rows, []any{&kind, &schema, &name, &defType, &priv}, func() error {
+				have.add(privKey{Kind: objKind(kind), Schema: schema, Name: name, DefType: defType}, priv)
+				return nil
+			})
+			return err
 		})
-		return err
-	})
+	}
 	if err := c.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -782,7 +785,7 @@ func (e *Engine) planIn(ctx context.Context, db, role string, grants []sqlengine
 	var changes []privChange
 	err := e.with(ctx, db, func(c *pgx.Conn) error {
 		var err error
-		changes, err = privilegePlan(ctx, c, role, grants)
+		changes, err = privilegePlan(ctx, c, role, grants, false)
 		return err
 	})
 	return changes, err
@@ -828,7 +831,7 @@ func (e *Engine) privilegeDrift(ctx context.Context, db string, spec sqlengine.U
 func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	// Verdicts are dropped first: applyPrivileges records fresh ones.
 	e.forget(spec.Name, "")
-	defer e.server.Invalidate()
+	defer e.server.Wrote(spec.Name)
 	var dbs []string
 	for _, g := range spec.Grants {
 		dbs = append(dbs, g.Database)
@@ -878,34 +881,44 @@ func (e users) Apply(ctx context.Context, spec sqlengine.UserSpec) error {
 	if err := e.execTx(ctx, e.cfg.AdminDatabase, append(stmts, altStmts...)); err != nil {
 		return err
 	}
-	if err := e.applyPrivileges(ctx, spec.Name, spec.Grants, grantDatabases(spec, st)); err != nil {
+	if err := e.applyPrivileges(ctx, spec.Name, spec.Grants, grantDatabases(spec, st), !st.exists); err != nil {
 		return err
 	}
 	if spec.Alternate != nil && alt != nil && len(alt.databases) > 0 {
 		// The alternate login has only what it inherits.
-		return e.applyPrivileges(ctx, port.AlternateName(spec.Name), nil, alt.databases)
+		return e.applyPrivileges(ctx, port.AlternateName(spec.Name), nil, alt.databases, false)
 	}
 	return nil
 }
 
 // applyPrivileges brings the role's privileges in each database to the
-// declared set by diff: one session per database that reads, compares and
-// writes in one transaction.
-func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqlengine.Grant, dbs []string) error {
+// declared set by diff: it reads and compares, then writes in one
+// transaction. created says the role was created by this Apply (see
+// privilegePlan).
+func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqlengine.Grant, dbs []string, created bool) error {
 	spec := fmt.Sprint(grants)
 	for _, db := range dbs {
+		var changes []privChange
+		err := e.with(ctx, db, func(c *pgx.Conn) error {
+			var err error
+			changes, err = privilegePlan(ctx, c, role, grants, created)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 		// GRANT and REVOKE rewrite the database's and schema's ACL rows:
 		// two sessions changing them at once fail with "tuple concurrently
 		// updated" rather than wait, so roles granted on a shared database
-		// queue here, before taking a connection.
+		// queue here, before taking a connection, for their writes only
+		// (the read above is of this role's own privileges, which only this
+		// object's reconcile changes).
 		mu, _ := e.grantLocks.LoadOrStore(db, &sync.Mutex{})
-		mu.(*sync.Mutex).Lock()
+		if len(changes) > 0 {
+			mu.(*sync.Mutex).Lock()
+		}
 		var fingerprint string
-		err := e.with(ctx, db, func(c *pgx.Conn) error {
-			changes, err := privilegePlan(ctx, c, role, grants)
-			if err != nil {
-				return err
-			}
+		err = e.with(ctx, db, func(c *pgx.Conn) error {
 			stmts := make([]string, len(changes))
 			for i, ch := range changes {
 				stmts[i] = privilegeStatement(role, ch)
@@ -915,9 +928,13 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 			}
 			// The database now matches: remember that, at its fingerprint, so
 			// the first steady-state check needs no session here.
-			return c.QueryRow(ctx, `SELECT `+fingerprintSQL+` FROM pg_database d WHERE d.datname = current_database()`).Scan(&fingerprint)
+			var err error
+			fingerprint, err = readPrivilegeFingerprint(ctx, c, role)
+			return err
 		})
-		mu.(*sync.Mutex).Unlock()
+		if len(changes) > 0 {
+			mu.(*sync.Mutex).Unlock()
+		}
 		if err != nil {
 			return err
 		}
@@ -974,7 +991,7 @@ GROUP BY d.datname ORDER BY 1`, st.oid)
 			"role %q still owns objects (%s); reassign them (REASSIGN OWNED BY %s TO <role> in each database) or drop them, and the deletion completes; or set deletionPolicy: Retain",
 			name, strings.Join(owned, ", "), ident(name)), nil)
 	}
-	if err := e.applyPrivileges(ctx, name, nil, st.databases); err != nil {
+	if err := e.applyPrivileges(ctx, name, nil, st.databases, false); err != nil {
 		return err
 	}
 	return e.exec(ctx, e.cfg.AdminDatabase, "DROP ROLE IF EXISTS "+ident(name))

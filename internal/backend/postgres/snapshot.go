@@ -33,22 +33,47 @@ const (
 type serverState struct {
 	roles     map[string]*roleState
 	databases map[string]databaseInfo
+	// grants is the fingerprint of each role's entries in the ACLs of and
+	// in each database (grantsSQL), by role and database.
+	grants map[verdictKey]string
 }
 
 type databaseInfo struct {
 	owner     string
 	allowConn bool
-	// fingerprint changes with the database's owner or ACL, and whenever an
-	// object in it gains or loses an owner or grantee other than the
-	// bootstrap superuser (pg_shdepend records those).
+	// fingerprint changes with the database's owner, and whenever an object
+	// in it gains or loses an owner other than the bootstrap superuser
+	// (pg_shdepend records those).
 	fingerprint string
 }
 
 // fingerprintSQL is the fingerprint of pg_database row d (see databaseInfo).
-const fingerprintSQL = `md5(d.datdba::text || ':' || coalesce(d.datacl::text, '') || ':' || coalesce((
-    SELECT string_agg(concat_ws('/', s.classid, s.objid, s.objsubid, s.refobjid, s.deptype), ','
-                      ORDER BY s.classid, s.objid, s.objsubid, s.refobjid, s.deptype)
-    FROM pg_shdepend s WHERE s.dbid = d.oid), ''))`
+// Grants are not in it: a role's privilege check is remembered at this
+// fingerprint and the role's own grants fingerprint (grantsSQL), so that
+// a grant to one role does not make every other role's check run again.
+const fingerprintSQL = `md5(d.datdba::text || ':' || coalesce((
+    SELECT string_agg(concat_ws('/', s.classid, s.objid, s.objsubid, s.refobjid), ','
+                      ORDER BY s.classid, s.objid, s.objsubid, s.refobjid)
+    FROM pg_shdepend s WHERE s.dbid = d.oid AND s.deptype = 'o'), ''))`
+
+// grantsSQL lists (database, role OID, fingerprint) for each role named in
+// an ACL of a database or of an object in one, where cond (on the database
+// d and the role's OID g.role) holds. The fingerprint changes when the role
+// gains or loses an entry in an ACL of an object in the database (those
+// are pg_shdepend rows), or when its entry in the database's own ACL
+// changes. A partial revoke inside the database leaves it alone: the deep
+// check (deepCheckAge) finds that.
+func grantsSQL(cond string) string {
+	return `
+SELECT d.datname, g.role, md5(string_agg(g.item, ',' ORDER BY g.item)) FROM (
+  SELECT s.dbid AS db, s.refobjid AS role, concat_ws('/', s.classid, s.objid, s.objsubid) AS item
+    FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'a' AND s.dbid <> 0
+  UNION ALL
+  SELECT d.oid, a.grantee, i::text
+    FROM pg_database d, unnest(d.datacl) i, LATERAL (SELECT grantee FROM aclexplode(ARRAY[i]) LIMIT 1) a
+) g JOIN pg_database d ON d.oid = g.db` + cond + `
+GROUP BY 1, 2`
+}
 
 // verdictKey names one in-database check: a role's privileges in db, or
 // (role "") the database's own schemas and extensions.
@@ -67,30 +92,69 @@ func newServerSnapshot(e *Engine) *snapshot.Cache[serverState] {
 
 func newDeepLimiter() *rate.Limiter { return rate.NewLimiter(deepChecksPerSecond, 5) }
 
-// loadServer reads the shared catalogs in one round trip.
+// loadServer reads the shared catalogs in one session.
 func (e *Engine) loadServer(ctx context.Context) (serverState, error) {
 	super, err := e.isSuperuser(ctx)
 	if err != nil {
 		return serverState{}, err
 	}
-	st := serverState{databases: map[string]databaseInfo{}}
+	st := serverState{databases: map[string]databaseInfo{}, grants: map[verdictKey]string{}}
 	err = e.with(ctx, e.cfg.AdminDatabase, func(c *pgx.Conn) error {
 		if st.roles, err = readRoles(ctx, c, super); err != nil {
 			return err
 		}
-		rows, err := c.Query(ctx, `SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn, `+fingerprintSQL+` FROM pg_database d`)
-		if err != nil {
-			return err
+		names := make(map[uint32]string, len(st.roles))
+		for name, r := range st.roles {
+			names[r.oid] = name
 		}
-		var name string
-		var info databaseInfo
-		_, err = pgx.ForEachRow(rows, []any{&name, &info.owner, &info.allowConn, &info.fingerprint}, func() error {
-			st.databases[name] = info
-			return nil
+		b := &pgx.Batch{}
+		b.Queue(`SELECT d.datname, pg_get_userbyid(d.datdba), d.datallowconn, ` + fingerprintSQL + ` FROM pg_database d`).Query(func(rows pgx.Rows) error {
+			var name string
+			var info databaseInfo
+			_, err := pgx.ForEachRow(rows, []any{&name, &info.owner, &info.allowConn, &info.fingerprint}, func() error {
+				st.databases[name] = info
+				return nil
+			})
+			return err
 		})
-		return err
+		b.Queue(grantsSQL("")).Query(func(rows pgx.Rows) error {
+			var db, fp string
+			var role uint32
+			_, err := pgx.ForEachRow(rows, []any{&db, &role, &fp}, func() error {
+				if name, ok := names[role]; ok {
+					st.grants[verdictKey{role: name, db: db}] = fp
+				}
+				return nil
+			})
+			return err
+		})
+		return c.SendBatch(ctx, b).Close()
 	})
 	return st, err
+}
+
+// privilegeFingerprint is the fingerprint a role's privilege check in a
+// database is remembered at: the database's and the role's grants there.
+func privilegeFingerprint(database, grants string) string { return database + ":" + grants }
+
+// readPrivilegeFingerprint reads privilegeFingerprint for role in the
+// database c is connected to.
+func readPrivilegeFingerprint(ctx context.Context, c *pgx.Conn, role string) (string, error) {
+	var db, grants string
+	b := &pgx.Batch{}
+	b.Queue(`SELECT ` + fingerprintSQL + ` FROM pg_database d WHERE d.datname = current_database()`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&db)
+	})
+	b.Queue(grantsSQL(` AND d.datname = current_database() AND g.role = (SELECT oid FROM pg_roles WHERE rolname = $1)`), role).Query(func(rows pgx.Rows) error {
+		var name string
+		var oid uint32
+		_, err := pgx.ForEachRow(rows, []any{&name, &oid, &grants}, func() error { return nil })
+		return err
+	})
+	if err := c.SendBatch(ctx, b).Close(); err != nil {
+		return "", err
+	}
+	return privilegeFingerprint(db, grants), nil
 }
 
 // remembered returns the drift check's verdict when it still holds, and runs
@@ -116,10 +180,15 @@ func (e *Engine) remember(key verdictKey, fingerprint, spec string, drift []stri
 	e.mu.Unlock()
 }
 
-// wrote drops what a write may have changed: the server snapshot, and the
-// verdicts of role or of db.
+// wrote drops what a write may have changed: the verdicts of role or of db,
+// and the server snapshot, for role's checks only after a write to a role
+// alone and for every check after a write to a database.
 func (e *Engine) wrote(role, db string) {
-	e.server.Invalidate()
+	if db == "" {
+		e.server.Wrote(role)
+	} else {
+		e.server.Invalidate()
+	}
 	e.forget(role, db)
 }
 
@@ -136,7 +205,7 @@ func (e *Engine) forget(role, db string) {
 
 // observeUserCached is ObserveUser from the server snapshot.
 func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec) (port.Observation, error) {
-	srv, err := e.server.Get(ctx)
+	srv, err := e.server.GetFor(ctx, spec.Name)
 	if err != nil {
 		return port.Observation{}, err
 	}
@@ -152,7 +221,8 @@ func (e *Engine) observeUserCached(ctx context.Context, spec sqlengine.UserSpec)
 			drift = append(drift, fmt.Sprintf("database %q does not exist", db))
 			continue
 		}
-		d, err := e.remembered(verdictKey{role: spec.Name, db: db}, info.fingerprint, grants, func() ([]string, error) {
+		key := verdictKey{role: spec.Name, db: db}
+		d, err := e.remembered(key, privilegeFingerprint(info.fingerprint, srv.grants[key]), grants, func() ([]string, error) {
 			return e.privilegeDrift(ctx, db, spec)
 		})
 		if err != nil {

@@ -125,3 +125,55 @@ func TestCachedObserveReadsOncePerServer(t *testing.T) {
 		t.Fatalf("after ApplyUser the cached check says %+v, %v", o, err)
 	}
 }
+
+// A grant to one role on a shared database leaves the other roles' remembered
+// checks there standing, and a write to one role reloads the snapshot for
+// that role's check only.
+func TestGrantToOneRoleKeepsOthersVerdicts(t *testing.T) {
+	e := newEngine(t, 3)
+	ctx := testCtx(t)
+	db := sqlengine.DatabaseSpec{Name: "snap_shared"}
+	if err := dbClient(e).Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	user := func(name string) sqlengine.UserSpec {
+		return sqlengine.UserSpec{Name: name, Password: "pw-" + name, ConnectionLimit: -1,
+			Grants: []sqlengine.Grant{{Database: db.Name, Access: "ReadWrite"}}}
+	}
+	a, b := user("snap_shared_a"), user("snap_shared_b")
+	t.Cleanup(func() {
+		_ = roles(e).Delete(ctx, a)
+		_ = roles(e).Delete(ctx, b)
+		_ = dbClient(e).Delete(ctx, db)
+	})
+	mustApplyUser(t, e, a)
+	e.server.Invalidate()
+	if o, err := roles(e).Observe(ctx, a, snapshot.Cached); err != nil || !o.UpToDate() {
+		t.Fatalf("a: %+v, %v", o, err)
+	}
+	mustApplyUser(t, e, b)
+	loads, sessions := e.server.Loads(), e.sessions.Load()
+	if o, err := roles(e).Observe(ctx, a, snapshot.Cached); err != nil || !o.UpToDate() {
+		t.Fatalf("a after b's grant: %+v, %v", o, err)
+	}
+	if got := e.sessions.Load() - sessions; got != 0 || e.server.Loads() != loads {
+		t.Errorf("a's check after a write to b used %d sessions and %d loads, want none (its snapshot and verdict stand)", got, e.server.Loads()-loads)
+	}
+	e.server.Invalidate()
+	sessions = e.sessions.Load()
+	if o, err := roles(e).Observe(ctx, a, snapshot.Cached); err != nil || !o.UpToDate() {
+		t.Fatalf("a from a new snapshot: %+v, %v", o, err)
+	}
+	if got := e.sessions.Load() - sessions; got != 1 {
+		t.Errorf("a's check from a new snapshot after b's grant used %d sessions, want 1 (the snapshot; a's verdict stands)", got)
+	}
+	// b's own check loads a snapshot taken after b's write.
+	loads = e.server.Loads()
+	mustApplyUser(t, e, b)
+	if o, err := roles(e).Observe(ctx, b, snapshot.Cached); err != nil || !o.UpToDate() {
+		t.Fatalf("b: %+v, %v", o, err)
+	}
+	if got := e.server.Loads() - loads; got != 1 {
+		t.Errorf("b's check after a write to b loaded %d snapshots, want 1", got)
+	}
+}

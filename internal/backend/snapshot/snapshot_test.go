@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,5 +95,72 @@ func TestErrorsAreNotCached(t *testing.T) {
 	}
 	if v, err := c.Get(context.Background()); err != nil || v != 7 {
 		t.Fatalf("Get = %d, %v; want 7, nil", v, err)
+	}
+}
+
+// A write to one key loads again for that key's check only; other keys
+// keep the snapshot they had.
+func TestWroteReloadsForThatKeyOnly(t *testing.T) {
+	var n atomic.Int64
+	c := New(time.Hour, func(context.Context) (int64, error) { return n.Add(1), nil })
+	ctx := context.Background()
+	if v, _ := c.Get(ctx); v != 1 {
+		t.Fatalf("Get = %d, want 1", v)
+	}
+	c.Wrote("a")
+	if v, _ := c.GetFor(ctx, "b"); v != 1 || c.Loads() != 1 {
+		t.Fatalf("GetFor(b) after a write to a = %d with %d loads; want 1 with 1 load", v, c.Loads())
+	}
+	if v, _ := c.GetFor(ctx, "a"); v != 2 {
+		t.Fatalf("GetFor(a) after a write to a = %d, want a new load (2)", v)
+	}
+	if v, _ := c.GetFor(ctx, "b"); v != 2 || c.Loads() != 2 {
+		t.Fatalf("GetFor(b) = %d with %d loads; want the newer snapshot (2) with 2 loads", v, c.Loads())
+	}
+}
+
+// A load that began before a write to a key is not served to that key's
+// check, and does not replace the newer snapshot when it ends last.
+func TestWroteDuringLoad(t *testing.T) {
+	var n atomic.Int64
+	release := make(chan struct{})
+	c := New(time.Hour, func(context.Context) (int64, error) {
+		v := n.Add(1)
+		if v == 1 {
+			<-release
+		}
+		return v, nil
+	})
+	ctx := context.Background()
+	first := make(chan int64)
+	go func() { v, _ := c.Get(ctx); first <- v }()
+	for deadline := time.Now().Add(time.Second); n.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the load never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Wrote("a")
+	if v, _ := c.GetFor(ctx, "a"); v != 2 {
+		t.Fatalf("GetFor(a) = %d, want the load begun after the write (2)", v)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("first Get = %d, want 1", v)
+	}
+	if v, _ := c.GetFor(ctx, "a"); v != 2 {
+		t.Fatalf("GetFor(a) = %d, want 2 (the older load, ended last, is not kept)", v)
+	}
+}
+
+// Writes older than the TTL are forgotten, so that the record of writes
+// does not grow with every object ever written.
+func TestWrotePrunes(t *testing.T) {
+	c := New(time.Nanosecond, func(context.Context) (int, error) { return 0, nil })
+	for i := range 1000 {
+		c.Wrote(strconv.Itoa(i))
+	}
+	if n := len(c.wrote); n > 64 {
+		t.Fatalf("%d writes remembered, want at most 64 with a 1 ns TTL", n)
 	}
 }
