@@ -254,6 +254,21 @@ func (p *operatorProcess) memory() (peak, now float64) {
 	return peak, now
 }
 
+// anonRSSKiB is the process's anonymous resident memory (RssAnon), KiB.
+func (p *operatorProcess) anonRSSKiB() uint64 {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid()), "status"))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
+}
+
 // cpuSeconds is the user and system CPU time the process used so far.
 func (p *operatorProcess) cpuSeconds() float64 {
 	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid()), "stat"))

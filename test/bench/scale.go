@@ -90,6 +90,12 @@ type scaleResult struct {
 	HeapGoalEndMiB float64 `json:"heapGoalEndMiB"`
 	RSSPeakMiB     float64 `json:"rssPeakMiB"`
 	RSSEndMiB      float64 `json:"rssEndMiB"`
+	// AnonRSSPeakMiB and AnonRSSEndMiB are the anonymous part of the RSS
+	// (RssAnon, sampled every second): what a container's memory limit
+	// holds against the process, since the kernel can drop the binary's
+	// mapped pages (RssFile) instead.
+	AnonRSSPeakMiB float64 `json:"anonRssPeakMiB"`
+	AnonRSSEndMiB  float64 `json:"anonRssEndMiB"`
 	// LiveHeapEndMiB is the live heap after a forced collection at the
 	// end, from the process's heap profile; HeapProfileTop is the top of
 	// that profile by in-use bytes (`go tool pprof -top`).
@@ -497,13 +503,30 @@ const sampleEvery = 15 * time.Second
 // metrics, every sampleEvery.
 type procSampler struct {
 	heapPeak atomic.Uint64
+	anonPeak atomic.Uint64 // KiB
 	stop     chan struct{}
 	done     chan struct{}
+	anonDone chan struct{}
 	once     sync.Once
 }
 
 func sampleProcess(ctx context.Context, p *operatorProcess) *procSampler {
-	s := &procSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	s := &procSampler{stop: make(chan struct{}), done: make(chan struct{}), anonDone: make(chan struct{})}
+	go func() {
+		defer close(s.anonDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if kib := p.anonRSSKiB(); kib > s.anonPeak.Load() {
+				s.anonPeak.Store(kib)
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(sampleEvery)
@@ -524,7 +547,7 @@ func sampleProcess(ctx context.Context, p *operatorProcess) *procSampler {
 	return s
 }
 
-func (s *procSampler) close() { s.once.Do(func() { close(s.stop) }); <-s.done }
+func (s *procSampler) close() { s.once.Do(func() { close(s.stop) }); <-s.done; <-s.anonDone }
 
 const mib = 1 << 20
 
@@ -713,6 +736,7 @@ func runScale(ctx context.Context, kubeconfig []byte, cfg *rest.Config, c client
 	sampler.close()
 	res.HeapPeakMiB = float64(sampler.heapPeak.Load()) / mib
 	res.RSSPeakMiB, res.RSSEndMiB = op.memory()
+	res.AnonRSSPeakMiB, res.AnonRSSEndMiB = float64(sampler.anonPeak.Load())/1024, float64(op.anonRSSKiB())/1024
 	scrapeStart := time.Now()
 	if m, err := op.scrape(ctx); err == nil {
 		res.MetricsScrapeSec = time.Since(scrapeStart).Seconds()
@@ -1087,10 +1111,10 @@ func printScale(r *scaleResult) {
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "\nscale\tobjects\tnamespaces\tcreate->Ready s\tobj/s\tafter last create s\tAPI req/obj\tAPI writes/obj\tpeak conns / max\theap peak MiB\theap end MiB\tRSS peak MiB\tRSS end MiB\tsteady CPU s/min\tsteady backend req/min\tsteady API writes/min\t")
-	fmt.Fprintf(w, "N=%d\t%d\t%d\t%.1f\t%.0f\t%.2f\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%s\t%.1f\t\n",
+	fmt.Fprintln(w, "\nscale\tobjects\tnamespaces\tcreate->Ready s\tobj/s\tafter last create s\tAPI req/obj\tAPI writes/obj\tpeak conns / max\theap peak MiB\theap end MiB\tRSS peak MiB\tRSS end MiB\tanon RSS peak MiB\tanon RSS end MiB\tsteady CPU s/min\tsteady backend req/min\tsteady API writes/min\t")
+	fmt.Fprintf(w, "N=%d\t%d\t%d\t%.1f\t%.0f\t%.2f\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%s\t%.1f\t\n",
 		r.N, r.Objects, r.Namespaces, r.CreateToReadySec, r.ObjectsPerSec, r.AfterLastCreateSec, r.APIRequestsPerObj, r.APIWritesPerObj,
-		peakConns(r.PeakConnections, r.MaxConnections), r.HeapPeakMiB, r.HeapEndMiB, r.RSSPeakMiB, r.RSSEndMiB, r.SteadyCPUSecPerMin,
+		peakConns(r.PeakConnections, r.MaxConnections), r.HeapPeakMiB, r.HeapEndMiB, r.RSSPeakMiB, r.RSSEndMiB, r.AnonRSSPeakMiB, r.AnonRSSEndMiB, r.SteadyCPUSecPerMin,
 		fmt.Sprintf("pg %.0f, redis %.0f", r.SteadyBackendRequestsPerMin["postgres"], r.SteadyBackendRequestsPerMin["redis"]), r.SteadyAPIWritesPerMin)
 	_ = w.Flush()
 	rs := r.Restart

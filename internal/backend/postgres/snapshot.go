@@ -58,20 +58,17 @@ const fingerprintSQL = `md5(d.datdba::text || ':' || coalesce((
 
 // grantsSQL lists (database, role OID, fingerprint) for each role named in
 // an ACL of a database or of an object in one, where cond (on the database
-// d and the role's OID g.role) holds. The fingerprint changes when the role
-// gains or loses an entry in an ACL of an object in the database (those
-// are pg_shdepend rows), or when its entry in the database's own ACL
-// changes. A partial revoke inside the database leaves it alone: the deep
-// check (deepCheckAge) finds that.
+// d and the pg_shdepend row s) holds. The fingerprint changes when the role
+// gains or loses an entry in such an ACL: pg_shdepend records each (deptype
+// 'a'; dbid is the database for an object in it, and 0 for the database
+// itself, with the database as objid), and its index on the role makes one
+// role's read cheap whatever the other grantees. A partial revoke leaves it
+// alone: the deep check (deepCheckAge) finds that.
 func grantsSQL(cond string) string {
 	return `
-SELECT d.datname, g.role, md5(string_agg(g.item, ',' ORDER BY g.item)) FROM (
-  SELECT s.dbid AS db, s.refobjid AS role, concat_ws('/', s.classid, s.objid, s.objsubid) AS item
-    FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'a' AND s.dbid <> 0
-  UNION ALL
-  SELECT d.oid, a.grantee, i::text
-    FROM pg_database d, unnest(d.datacl) i, LATERAL (SELECT grantee FROM aclexplode(ARRAY[i]) LIMIT 1) a
-) g JOIN pg_database d ON d.oid = g.db` + cond + `
+SELECT d.datname, s.refobjid, md5(string_agg(concat_ws('/', s.classid, s.objid, s.objsubid), ',' ORDER BY s.classid, s.objid, s.objsubid))
+FROM pg_shdepend s JOIN pg_database d ON d.oid = CASE WHEN s.dbid = 0 THEN s.objid ELSE s.dbid END
+WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'a' AND (s.dbid <> 0 OR s.classid = 'pg_database'::regclass)` + cond + `
 GROUP BY 1, 2`
 }
 
@@ -145,7 +142,7 @@ func readPrivilegeFingerprint(ctx context.Context, c *pgx.Conn, role string) (st
 	b.Queue(`SELECT ` + fingerprintSQL + ` FROM pg_database d WHERE d.datname = current_database()`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&db)
 	})
-	b.Queue(grantsSQL(` AND d.datname = current_database() AND g.role = (SELECT oid FROM pg_roles WHERE rolname = $1)`), role).Query(func(rows pgx.Rows) error {
+	b.Queue(grantsSQL(` AND d.datname = current_database() AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`), role).Query(func(rows pgx.Rows) error {
 		var name string
 		var oid uint32
 		_, err := pgx.ForEachRow(rows, []any{&name, &oid, &grants}, func() error { return nil })

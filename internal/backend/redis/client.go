@@ -345,7 +345,7 @@ func (c *Client) Observe(ctx context.Context, s UserSpec, mode snapshot.Mode) (p
 // user reads one user from node n, and whether it exists there.
 func (c *Client) user(ctx context.Context, n *node, name string, mode snapshot.Mode) (Observed, bool, error) {
 	if mode == snapshot.Cached {
-		snap, err := n.acl.Get(ctx)
+		snap, err := n.acl.GetFor(ctx, name)
 		if err != nil {
 			return Observed{}, false, err
 		}
@@ -395,7 +395,7 @@ func (c *Client) Apply(ctx context.Context, s UserSpec) error {
 	}
 	args := SetUserArgs(s)
 	for _, n := range c.nodes {
-		if err := c.write(ctx, n, args...); err != nil {
+		if err := c.write(ctx, n, s.Name, args...); err != nil {
 			return err
 		}
 	}
@@ -405,17 +405,17 @@ func (c *Client) Apply(ctx context.Context, s UserSpec) error {
 // Delete removes the user from every node; already gone is success.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	for _, n := range c.nodes {
-		if err := c.write(ctx, n, "ACL", "DELUSER", name); err != nil {
+		if err := c.write(ctx, n, name, "ACL", "DELUSER", name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// write runs one ACL change on node n and saves it; whatever the outcome,
-// n's snapshot no longer holds.
-func (c *Client) write(ctx context.Context, n *node, args ...any) error {
-	defer n.acl.Invalidate()
+// write runs one ACL change to user on node n and saves it; whatever the
+// outcome, n's snapshot no longer holds for that user's checks.
+func (c *Client) write(ctx context.Context, n *node, user string, args ...any) error {
+	defer n.acl.Wrote(user)
 	if _, err := c.call(ctx, n, args...); err != nil {
 		return err
 	}
