@@ -48,17 +48,23 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// A load that began before a write must not be served after it.
-func TestInvalidateDuringLoadDiscardsIt(t *testing.T) {
-	var n atomic.Int64
-	release := make(chan struct{})
-	c := New(time.Hour, func(context.Context) (int64, error) {
+// newHeldCache returns a cache whose loads count up in n, the first held
+// until release is closed.
+func newHeldCache() (c *Cache[int64], n *atomic.Int64, release chan struct{}) {
+	n, release = &atomic.Int64{}, make(chan struct{})
+	c = New(time.Hour, func(context.Context) (int64, error) {
 		v := n.Add(1)
 		if v == 1 {
 			<-release
 		}
 		return v, nil
 	})
+	return c, n, release
+}
+
+// A load that began before a write must not be served after it.
+func TestInvalidateDuringLoadDiscardsIt(t *testing.T) {
+	c, n, release := newHeldCache()
 	first := make(chan int64)
 	go func() { v, _ := c.Get(context.Background()); first <- v }()
 	for deadline := time.Now().Add(time.Second); n.Load() == 0; {
@@ -122,15 +128,7 @@ func TestWroteReloadsForThatKeyOnly(t *testing.T) {
 // A load that began before a write to a key is not served to that key's
 // check, and does not replace the newer snapshot when it ends last.
 func TestWroteDuringLoad(t *testing.T) {
-	var n atomic.Int64
-	release := make(chan struct{})
-	c := New(time.Hour, func(context.Context) (int64, error) {
-		v := n.Add(1)
-		if v == 1 {
-			<-release
-		}
-		return v, nil
-	})
+	c, n, release := newHeldCache()
 	ctx := context.Background()
 	first := make(chan int64)
 	go func() { v, _ := c.Get(ctx); first <- v }()
