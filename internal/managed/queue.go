@@ -25,9 +25,11 @@ type freshFirst struct {
 }
 
 // AddWithOpts adds items; low-priority items that need work get the
-// default priority instead.
+// default priority instead. A low-priority add after a delay is a
+// reconciler's requeue (a drift poll of an object it just found Ready,
+// whose status write the cache may not show yet) and is kept as asked.
 func (q freshFirst) AddWithOpts(o priorityqueue.AddOpts, items ...reconcile.Request) {
-	if o.Priority == nil || *o.Priority >= 0 {
+	if o.Priority == nil || *o.Priority >= 0 || o.After > 0 {
 		q.PriorityQueue.AddWithOpts(o, items...)
 		return
 	}

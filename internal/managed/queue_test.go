@@ -43,4 +43,17 @@ func TestFreshFirst(t *testing.T) {
 		}
 		q.Done(item)
 	}
+	// A low-priority requeue after a delay is the reconciler's own choice
+	// (a drift poll), kept even while the cache does not show the object
+	// Ready yet: the status write that made it Ready is on its way.
+	q.AddWithOpts(priorityqueue.AddOpts{Priority: &low, After: time.Millisecond}, req("new"))
+	for deadline := time.Now().Add(5 * time.Second); q.Len() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the poll never came due")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if item, priority, _ := q.GetWithPriority(); priority != low {
+		t.Errorf("a poll of %s at priority %d; want %d", item.Name, priority, low)
+	}
 }

@@ -107,7 +107,9 @@ func (c *objectCollector) Collect(ch chan<- prometheus.Metric) {
 	// A scrape must not hang on a cache that is not synced yet.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	live := map[[3]string]bool{}
+	// Drift series are few: note which of them still have an object,
+	// rather than every object (20,000 map entries a scrape at scale).
+	drifted := driftSeries()
 	listed := map[string]bool{}
 	for _, gvk := range src.lists {
 		obj, err := src.scheme.New(gvk)
@@ -133,20 +135,28 @@ func (c *objectCollector) Collect(ch chan<- prometheus.Metric) {
 					value = 1
 				}
 			}
-			live[[3]string{kind, o.GetNamespace(), o.GetName()}] = true
+			if len(drifted) > 0 {
+				if key := [3]string{kind, o.GetNamespace(), o.GetName()}; drifted[key] != nil {
+					*drifted[key] = true
+				}
+			}
 			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, value, gvk.Group, kind, o.GetNamespace(), o.GetName(), reason)
 			return nil
 		})
 	}
-	pruneDrift(live, listed)
+	for key, live := range drifted {
+		if listed[key[0]] && !*live {
+			objectDrift.DeleteLabelValues(key[0], key[1], key[2])
+		}
+	}
 }
 
-// pruneDrift drops the drift series of objects that no longer exist, among
-// the kinds that were listed.
-func pruneDrift(live map[[3]string]bool, listed map[string]bool) {
+// driftSeries returns the (kind, namespace, name) of every drift series,
+// each with a flag for the scrape to set when the object still exists.
+func driftSeries() map[[3]string]*bool {
 	ch := make(chan prometheus.Metric)
 	go func() { objectDrift.Collect(ch); close(ch) }()
-	var gone [][3]string
+	series := map[[3]string]*bool{}
 	for m := range ch {
 		var key [3]string
 		var pb dto.Metric
@@ -163,13 +173,9 @@ func pruneDrift(live map[[3]string]bool, listed map[string]bool) {
 				key[2] = l.GetValue()
 			}
 		}
-		if listed[key[0]] && !live[key] {
-			gone = append(gone, key)
-		}
+		series[key] = new(false)
 	}
-	for _, k := range gone {
-		objectDrift.DeleteLabelValues(k[0], k[1], k[2])
-	}
+	return series
 }
 
 // readyConditions returns the conditions of a managed or server kind.
