@@ -174,7 +174,7 @@ func (p *operatorProcess) heapProfile(ctx context.Context, path string) (top []s
 // and returns the top of `go tool pprof -top` by cumulative time, where the
 // operator's own work shows apart from the libraries'.
 func (p *operatorProcess) cpuProfile(ctx context.Context, d time.Duration, path string) ([]string, error) {
-	return p.profile(ctx, "profile?seconds="+strconv.Itoa(int(d.Seconds())), path, "-cum", "-nodecount=25")
+	return p.profile(ctx, "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))), path, "-cum", "-nodecount=25")
 }
 
 // profile saves the pprof endpoint's profile (query: its name and

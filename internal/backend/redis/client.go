@@ -195,13 +195,16 @@ func (c *Client) call(ctx context.Context, n *node, args ...any) (any, error) {
 	return v, err
 }
 
-var hashRe = regexp.MustCompile(`[#>][0-9A-Za-z]+`)
+// hashRe matches an ACL password rule (`>password`, `#hash`) as a server
+// error may quote it: at the start, or after a space or a quote. An
+// address pair in a network error ("a:1->b:2") is left alone.
+var hashRe = regexp.MustCompile(`(^|[\s'"])[#>][^\s'"]+`)
 
 // classify turns a go-redis error into a backenderr with a stable reason. The
 // messages never hold a password: the operator only sends hashes, and those
 // are cut out too.
 func classify(addr, what string, err error) error {
-	msg := hashRe.ReplaceAllString(err.Error(), "<redacted>")
+	msg := hashRe.ReplaceAllString(err.Error(), "${1}<redacted>")
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
 		switch {

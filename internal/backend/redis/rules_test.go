@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -97,4 +98,19 @@ func FuzzRules(f *testing.F) {
 			t.Fatalf("tokens do not carry the values verbatim: %q", r)
 		}
 	})
+}
+
+// classify cuts password rules out of a server's error, and leaves a
+// network error's addresses whole.
+func TestClassifyRedacts(t *testing.T) {
+	for _, tc := range []struct{ in, want, gone string }{
+		{in: "ERR Error in ACL SETUSER modifier '>s3cret': Syntax error", want: "'<redacted>'", gone: "s3cret"},
+		{in: "ERR bad rule #" + HashPassword("pw"), want: " <redacted>", gone: HashPassword("pw")},
+		{in: "read tcp 127.0.0.1:39312->127.0.0.1:34783: i/o timeout", want: "127.0.0.1:39312->127.0.0.1:34783"},
+	} {
+		got := classify("n:1", "ACL", errors.New(tc.in)).Error()
+		if !strings.Contains(got, tc.want) || (tc.gone != "" && strings.Contains(got, tc.gone)) {
+			t.Errorf("classify(%q) = %q; want it to hold %q and not %q", tc.in, got, tc.want, tc.gone)
+		}
+	}
 }
