@@ -126,9 +126,64 @@ type node struct {
 	mu   sync.Mutex
 	// table is loaded once per client: every user on the node shares it.
 	table *CommandTable
-	// acl is the node's ACL LIST, for steady-state drift checks; every write
-	// to the node invalidates it.
+	// acl is the node's ACL LIST, for steady-state drift checks; a write
+	// to a user invalidates it for that user's checks.
 	acl *snapshot.Cache[aclSnapshot]
+	// saves coalesces the node's ACL SAVEs.
+	saves groupSave
+}
+
+// groupSave runs ACL SAVE for writers that each need a save begun after
+// their own write, one save at a time: the writers that arrive while a save
+// runs share the next. ACL SAVE rewrites the node's whole ACL file, so one
+// save per write costs the square of the users in a bulk create (5,000
+// users on a node: 5,000 rewrites of a 5,000-line file, and Redis late to
+// answer).
+type groupSave struct {
+	mu            sync.Mutex
+	running, next *saveCall
+}
+
+type saveCall struct {
+	done chan struct{}
+	err  error
+}
+
+// save returns the outcome of a save begun after the call, run by do (with
+// a context of its own: the save serves every writer waiting on it).
+func (g *groupSave) save(ctx context.Context, do func(context.Context) error) error {
+	g.mu.Lock()
+	var call *saveCall
+	switch {
+	case g.running == nil:
+		call = &saveCall{done: make(chan struct{})}
+		g.running = call
+		go g.run(call, do)
+	case g.next == nil:
+		g.next = &saveCall{done: make(chan struct{})}
+		call = g.next
+	default:
+		call = g.next
+	}
+	g.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run runs call, then the save the writers that came meanwhile wait for.
+func (g *groupSave) run(call *saveCall, do func(context.Context) error) {
+	for call != nil {
+		call.err = do(context.Background())
+		close(call.done)
+		g.mu.Lock()
+		call, g.next = g.next, nil
+		g.running = call
+		g.mu.Unlock()
+	}
 }
 
 // New opens (lazily) one pool per node. It sends nothing yet.
@@ -430,8 +485,10 @@ func (c *Client) save(ctx context.Context, n *node) error {
 	if err != nil || !has {
 		return err
 	}
-	_, err = c.call(ctx, n, "ACL", "SAVE")
-	return err
+	return n.saves.save(ctx, func(ctx context.Context) error {
+		_, err := c.call(ctx, n, "ACL", "SAVE")
+		return err
+	})
 }
 
 // quiet drops go-redis's own log lines (dial retries and the like): failures

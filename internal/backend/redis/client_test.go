@@ -3,8 +3,10 @@ package redis_test
 import (
 	"context"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +125,40 @@ func TestACLFileIsSaved(t *testing.T) {
 	}
 	if data, _ = os.ReadFile(srv.ACLFilePath()); strings.Contains(string(data), "user saved") {
 		t.Fatalf("deleted user still in the ACL file:\n%s", data)
+	}
+}
+
+// Writes at once share ACL SAVEs, and each returns only after a save that
+// holds it.
+func TestConcurrentWritesShareSaves(t *testing.T) {
+	ctx := context.Background()
+	srv, c := start(t, harness.RedisOptions{ACLFile: true})
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			spec := redis.UserSpec{Name: "group-" + strconv.Itoa(i), Enabled: true, Passwords: []string{"pw"}}
+			if err := c.Apply(ctx, spec); err != nil {
+				t.Error(err)
+				return
+			}
+			// Saved by the time Apply returns.
+			if data, err := os.ReadFile(srv.ACLFilePath()); err != nil || !strings.Contains(string(data), "user "+spec.Name+" on") {
+				t.Errorf("%s not in the ACL file when its Apply returned (%v)", spec.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	stats, err := srv.Admin().Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`cmdstat_acl\|save:calls=(\d+)`).FindStringSubmatch(stats)
+	if m == nil {
+		t.Fatalf("no ACL SAVE in commandstats:\n%s", stats)
+	}
+	if saves, _ := strconv.Atoi(m[1]); saves >= n {
+		t.Errorf("%d ACL SAVEs for %d concurrent writes, want fewer (shared)", saves, n)
 	}
 }
 
