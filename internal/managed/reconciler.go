@@ -110,6 +110,15 @@ func NewReconciler[T Object, L client.ObjectList](c client.Client, reader client
 // BackendTimeout; the status patch that reports the outcome always gets the
 // StatusGrace after it.
 func (r *Reconciler[T, L]) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, err error) {
+	// An error is retried at the default priority. Without one,
+	// controller-runtime keeps the priority the request came with, low for
+	// a poll, and freshFirst cannot raise it: the cache may still show the
+	// object Ready. (Registered first, this runs after the status patch.)
+	defer func() {
+		if err != nil && result.Priority == nil {
+			result.Priority = new(0)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, r.opts.BackendTimeout+r.opts.StatusGrace)
 	defer cancel()
 

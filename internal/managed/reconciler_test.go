@@ -338,7 +338,7 @@ func TestDecisions(t *testing.T) {
 			switch {
 			case tc.wantReady == "True Available" && (res.Priority == nil || *res.Priority != handler.LowPriority):
 				t.Errorf("%s: Ready, requeued with priority %v; want a poll at %d", tc.reason, priority(res), handler.LowPriority)
-			case tc.wantReady != "True Available" && res.RequeueAfter > 0 && (res.Priority == nil || *res.Priority != 0):
+			case tc.wantReady != "True Available" && (res.RequeueAfter > 0 || err != nil) && (res.Priority == nil || *res.Priority != 0):
 				t.Errorf("%s: not Ready, requeued with priority %v; want 0", tc.reason, priority(res))
 			}
 			if diff := cmp.Diff(tc.wantCalls, h.fake.Calls()); diff != "" {

@@ -899,8 +899,15 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 	spec := fmt.Sprint(grants)
 	for _, db := range dbs {
 		var changes []privChange
+		var dbFingerprint string
 		err := e.with(ctx, db, func(c *pgx.Conn) error {
+			// The database's fingerprint before the catalog the plan reads:
+			// an object created in between makes the verdict stale, not
+			// wrongly current.
 			var err error
+			if dbFingerprint, err = readDatabaseFingerprint(ctx, c); err != nil {
+				return err
+			}
 			changes, err = privilegePlan(ctx, c, role, grants, created)
 			return err
 		})
@@ -928,8 +935,8 @@ func (e *Engine) applyPrivileges(ctx context.Context, role string, grants []sqle
 			}
 			// The database now matches: remember that, at its fingerprint, so
 			// the first steady-state check needs no session here.
-			var err error
-			fingerprint, err = readPrivilegeFingerprint(ctx, c, role)
+			own, err := readGrantsFingerprint(ctx, c, role)
+			fingerprint = privilegeFingerprint(dbFingerprint, own)
 			return err
 		})
 		if len(changes) > 0 {

@@ -134,24 +134,25 @@ func (e *Engine) loadServer(ctx context.Context) (serverState, error) {
 // database is remembered at: the database's and the role's grants there.
 func privilegeFingerprint(database, grants string) string { return database + ":" + grants }
 
-// readPrivilegeFingerprint reads privilegeFingerprint for role in the
-// database c is connected to.
-func readPrivilegeFingerprint(ctx context.Context, c *pgx.Conn, role string) (string, error) {
-	var db, grants string
-	b := &pgx.Batch{}
-	b.Queue(`SELECT ` + fingerprintSQL + ` FROM pg_database d WHERE d.datname = current_database()`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&db)
-	})
-	b.Queue(grantsSQL(` AND d.datname = current_database() AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`), role).Query(func(rows pgx.Rows) error {
-		var name string
-		var oid uint32
-		_, err := pgx.ForEachRow(rows, []any{&name, &oid, &grants}, func() error { return nil })
-		return err
-	})
-	if err := c.SendBatch(ctx, b).Close(); err != nil {
+// readDatabaseFingerprint reads the fingerprint of the database c is
+// connected to (fingerprintSQL).
+func readDatabaseFingerprint(ctx context.Context, c *pgx.Conn) (string, error) {
+	var fp string
+	err := c.QueryRow(ctx, `SELECT `+fingerprintSQL+` FROM pg_database d WHERE d.datname = current_database()`).Scan(&fp)
+	return fp, err
+}
+
+// readGrantsFingerprint reads role's grants fingerprint (grantsSQL) in the
+// database c is connected to: "" when the role holds none there.
+func readGrantsFingerprint(ctx context.Context, c *pgx.Conn, role string) (string, error) {
+	rows, err := c.Query(ctx, grantsSQL(` AND d.datname = current_database() AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`), role)
+	if err != nil {
 		return "", err
 	}
-	return privilegeFingerprint(db, grants), nil
+	var name, fp string
+	var oid uint32
+	_, err = pgx.ForEachRow(rows, []any{&name, &oid, &fp}, func() error { return nil })
+	return fp, err
 }
 
 // remembered returns the drift check's verdict when it still holds, and runs
@@ -177,15 +178,12 @@ func (e *Engine) remember(key verdictKey, fingerprint, spec string, drift []stri
 	e.mu.Unlock()
 }
 
-// wrote drops what a write may have changed: the verdicts of role or of db,
-// and the server snapshot, for role's checks only after a write to a role
-// alone and for every check after a write to a database.
+// wrote drops what a deletion or a database write may have changed: the
+// server snapshot, for every check (a dropped role also leaves the roles
+// that were its members), and the verdicts of role or of db. A role's
+// Apply changes that role alone and calls e.server.Wrote instead.
 func (e *Engine) wrote(role, db string) {
-	if db == "" {
-		e.server.Wrote(role)
-	} else {
-		e.server.Invalidate()
-	}
+	e.server.Invalidate()
 	e.forget(role, db)
 }
 
