@@ -149,8 +149,9 @@ type saveCall struct {
 	err  error
 }
 
-// save returns the outcome of a save begun after the call, run by do (with
-// a context of its own: the save serves every writer waiting on it).
+// save returns the outcome of a save begun after the call, run by do. The
+// saves run without ctx's cancellation: each serves every writer waiting on
+// it (do bounds itself).
 func (g *groupSave) save(ctx context.Context, do func(context.Context) error) error {
 	g.mu.Lock()
 	var call *saveCall
@@ -158,7 +159,7 @@ func (g *groupSave) save(ctx context.Context, do func(context.Context) error) er
 	case g.running == nil:
 		call = &saveCall{done: make(chan struct{})}
 		g.running = call
-		go g.run(call, do)
+		go g.run(context.WithoutCancel(ctx), call, do)
 	case g.next == nil:
 		g.next = &saveCall{done: make(chan struct{})}
 		call = g.next
@@ -175,9 +176,9 @@ func (g *groupSave) save(ctx context.Context, do func(context.Context) error) er
 }
 
 // run runs call, then the save the writers that came meanwhile wait for.
-func (g *groupSave) run(call *saveCall, do func(context.Context) error) {
+func (g *groupSave) run(ctx context.Context, call *saveCall, do func(context.Context) error) {
 	for call != nil {
-		call.err = do(context.Background())
+		call.err = do(ctx)
 		close(call.done)
 		g.mu.Lock()
 		call, g.next = g.next, nil
