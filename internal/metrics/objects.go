@@ -136,8 +136,9 @@ func (c *objectCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 			if len(drifted) > 0 {
-				if key := [3]string{kind, o.GetNamespace(), o.GetName()}; drifted[key] != nil {
-					*drifted[key] = true
+				key := [3]string{kind, o.GetNamespace(), o.GetName()}
+				if _, ok := drifted[key]; ok {
+					drifted[key] = true
 				}
 			}
 			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, value, gvk.Group, kind, o.GetNamespace(), o.GetName(), reason)
@@ -145,18 +146,18 @@ func (c *objectCollector) Collect(ch chan<- prometheus.Metric) {
 		})
 	}
 	for key, live := range drifted {
-		if listed[key[0]] && !*live {
+		if listed[key[0]] && !live {
 			objectDrift.DeleteLabelValues(key[0], key[1], key[2])
 		}
 	}
 }
 
 // driftSeries returns the (kind, namespace, name) of every drift series,
-// each with a flag for the scrape to set when the object still exists.
-func driftSeries() map[[3]string]*bool {
+// each false until the scrape finds its object.
+func driftSeries() map[[3]string]bool {
 	ch := make(chan prometheus.Metric)
 	go func() { objectDrift.Collect(ch); close(ch) }()
-	series := map[[3]string]*bool{}
+	series := map[[3]string]bool{}
 	for m := range ch {
 		var key [3]string
 		var pb dto.Metric
@@ -173,7 +174,7 @@ func driftSeries() map[[3]string]*bool {
 				key[2] = l.GetValue()
 			}
 		}
-		series[key] = new(false)
+		series[key] = false
 	}
 	return series
 }

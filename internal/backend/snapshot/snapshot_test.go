@@ -48,31 +48,34 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// newHeldCache returns a cache whose loads count up in n, the first held
-// until release is closed.
-func newHeldCache() (c *Cache[int64], n *atomic.Int64, release chan struct{}) {
-	n, release = &atomic.Int64{}, make(chan struct{})
+// startHeldLoad returns a cache whose first load, begun by a Get whose value
+// arrives on first, is held until release is closed; later loads count up
+// from 2.
+func startHeldLoad(t *testing.T) (c *Cache[int64], first <-chan int64, release chan struct{}) {
+	t.Helper()
+	var n atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
 	c = New(time.Hour, func(context.Context) (int64, error) {
 		v := n.Add(1)
 		if v == 1 {
+			close(started)
 			<-release
 		}
 		return v, nil
 	})
-	return c, n, release
+	out := make(chan int64, 1)
+	go func() { v, _ := c.Get(context.Background()); out <- v }()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the load never started")
+	}
+	return c, out, release
 }
 
 // A load that began before a write must not be served after it.
 func TestInvalidateDuringLoadDiscardsIt(t *testing.T) {
-	c, n, release := newHeldCache()
-	first := make(chan int64)
-	go func() { v, _ := c.Get(context.Background()); first <- v }()
-	for deadline := time.Now().Add(time.Second); n.Load() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the load never started")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	c, first, release := startHeldLoad(t)
 	c.Invalidate()
 	second := make(chan int64)
 	go func() { v, _ := c.Get(context.Background()); second <- v }()
@@ -128,16 +131,10 @@ func TestWroteReloadsForThatKeyOnly(t *testing.T) {
 // A load that began before a write to a key is not served to that key's
 // check, and does not replace the newer snapshot when it ends last.
 func TestWroteDuringLoad(t *testing.T) {
-	c, n, release := newHeldCache()
-	ctx := context.Background()
-	first := make(chan int64)
-	go func() { v, _ := c.Get(ctx); first <- v }()
-	for deadline := time.Now().Add(time.Second); n.Load() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the load never started")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	c, first, release := startHeldLoad(t)
+	// Bounded: a GetFor that waited on the held load would never return.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	c.Wrote("a")
 	if v, _ := c.GetFor(ctx, "a"); v != 2 {
 		t.Fatalf("GetFor(a) = %d, want the load begun after the write (2)", v)
